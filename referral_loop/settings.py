@@ -1,0 +1,63 @@
+"""Configuration from the environment (prefix REFERRAL_LOOP_), one class for the whole system.
+
+Each service reads the part it needs. The README's configuration table lists every variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFERRAL_LOOP_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where embedded data lives (SQLite, NATS, mail).")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma-separated.")
+    nats_replicas: int = Field(1, description="Stream replicas: 1 on one machine, 3 in a cluster.")
+
+    store: Literal["sqlite", "postgres"] = Field("sqlite", description="Event store backend.")
+    sqlite_path: Path | None = Field(
+        None, description="SQLite event store file; default data_dir/store/referrals.sqlite."
+    )
+    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host or unix-socket directory.")
+    postgres_port: int = 5432
+    postgres_dbname: str = "referral_loop"
+    postgres_user: str = "referral_loop"
+    postgres_password: SecretStr = SecretStr("")
+
+    intake_host: str = Field("127.0.0.1", description="Intake API and form bind address.")
+    intake_port: int = 8000
+    public_url: str = Field("", description="Base URL for status links; default http://host:port.")
+    users_file: Path | None = Field(None, description="Users and roles (JSON); default data_dir/users.json.")
+    max_body_bytes: int = Field(256_000, description="Largest request body intake accepts.")
+
+    writer_batch: int = Field(250, description="Most facts the store writer records in one transaction.")
+    writer_fetch_wait_s: float = Field(0.05, description="How long a fetch waits to fill a batch.")
+
+    log_level: str = "INFO"
+
+    @property
+    def sqlite_file(self) -> Path:
+        return self.sqlite_path or self.data_dir / "store" / "referrals.sqlite"
+
+    @property
+    def users_path(self) -> Path:
+        return self.users_file or self.data_dir / "users.json"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.intake_host}:{self.intake_port}"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

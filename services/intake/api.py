@@ -1,0 +1,159 @@
+"""The JSON API: submit a referral, record its later facts, read its status and timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from contracts import Fact, events
+from contracts.referral import Referral
+from services.intake.auth import Reader, Writer
+from services.intake.commands import (
+    FactRejected,
+    build_fact,
+    check_allowed,
+    split_occurred_at,
+    with_occurred_at,
+)
+from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
+from services.intake.reader import ReferralView
+from services.intake.submission import Accepted, submit_fact, submit_referral
+
+router = APIRouter(prefix="/api")
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)]
+
+
+class ReferralSubmission(Referral):
+    received_at: AwareDatetime | None = Field(
+        None, description="When the referral reached the practice (starts the waiting clock); default now."
+    )
+
+
+class TimelineEntry(BaseModel):
+    type: str
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: str
+    data: dict[str, Any]
+
+
+class ReferralStatus(BaseModel):
+    referral_id: UUID
+    status: str
+    received_at: AwareDatetime
+    referring_clinic: str
+    requested_specialty: str
+    priority: str
+    timeline: list[TimelineEntry]
+
+
+def status_of(view: ReferralView) -> ReferralStatus:
+    timeline = [
+        TimelineEntry(
+            type=f.type,
+            occurred_at=f.occurred_at,
+            recorded_at=f.recorded_at,
+            actor=f.actor.name,
+            data=f.model_dump(mode="json")["data"],
+        )
+        for f in view.timeline
+    ]
+    data = view.received.data
+    return ReferralStatus(
+        referral_id=view.referral_id,
+        status=view.status.value,
+        received_at=view.received_at,
+        referring_clinic=data.referring_clinic.name,
+        requested_specialty=data.requested_specialty,
+        priority=data.priority.value,
+        timeline=timeline,
+    )
+
+
+@router.post("/referrals", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def post_referral(
+    request: Request, body: ReferralSubmission, user: Writer, key: IdempotencyKey = None
+) -> Accepted:
+    """Accept a referral: answered only after JetStream has acknowledged the ReferralReceived fact."""
+    referral = Referral.model_validate(body.model_dump(exclude={"received_at"}))
+    referral_id = referral_id_for(user.name, key)
+    return await submit_referral(request.app.state.intake, referral, referral_id, user, key, body.received_at)
+
+
+@router.get("/referrals", response_model=list[ReferralStatus])
+async def list_referrals(request: Request, user: Reader, limit: int = 50) -> list[ReferralStatus]:
+    """The most recently received referrals, newest first."""
+    views = await request.app.state.intake.reader.recent(max(1, min(limit, 200)))
+    return [status_of(v) for v in views]
+
+
+@router.get("/referrals/{referral_id}", response_model=ReferralStatus)
+async def get_referral(request: Request, referral_id: UUID, user: Reader) -> ReferralStatus:
+    """A referral's status and timeline, read from the event store."""
+    view = await request.app.state.intake.reader.get(referral_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no referral with this id has been recorded")
+    return status_of(view)
+
+
+LIFECYCLE: dict[str, tuple[type[Fact], type[BaseModel], str]] = {
+    "accept": (events.ReferralAccepted, events.Note, "The practice accepts the referral."),
+    "decline": (events.ReferralDeclined, events.Reason, "The practice declines the referral, with a reason."),
+    "cancel": (events.ReferralCancelled, events.OptionalReason, "The referral is cancelled."),
+    "appointment": (
+        events.AppointmentScheduled,
+        events.Appointment,
+        "An appointment is booked (or rebooked).",
+    ),
+    "appointment/cancel": (
+        events.AppointmentCancelled,
+        events.OptionalReason,
+        "The appointment is cancelled.",
+    ),
+    "no-show": (events.PatientNoShow, events.MissedAppointment, "The patient did not come."),
+    "seen": (events.PatientSeen, events.ConsultSummary, "The patient was seen: the consult summary."),
+    "return-visit": (
+        events.ReturnVisitScheduled,
+        events.ReturnVisit,
+        "The patient's next visit with the referring provider.",
+    ),
+}
+
+
+def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc: str) -> Any:
+    body_model = with_occurred_at(data_model)
+
+    async def endpoint(
+        request: Request,
+        referral_id: UUID,
+        body: body_model,  # type: ignore[valid-type]
+        user: Writer,
+        key: IdempotencyKey = None,
+    ) -> Accepted:
+        try:
+            data, occurred_at = split_occurred_at(body, data_model)
+            fact = build_fact(fact_class, referral_id, data, user, key, occurred_at)
+            intake = request.app.state.intake
+            view = await intake.reader.get(referral_id)
+            check_allowed(fact.type, view.status if view else None)
+        except FactRejected as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        return await submit_fact(intake, fact)
+
+    endpoint.__doc__ = doc
+    return endpoint
+
+
+for _path, (_fact, _data, _doc) in LIFECYCLE.items():
+    router.add_api_route(
+        f"/referrals/{{referral_id}}/{_path}",
+        lifecycle_endpoint(_fact, _data, _doc),
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        name=f"referral_{_path.replace('/', '_')}",
+        summary=_doc,
+    )

@@ -1,0 +1,57 @@
+"""Reading referrals back from the event store, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from contracts import Fact
+from contracts.events import ReferralReceived
+from referral_loop.store.ledger import ReferralLedger
+from referral_loop.store.referral import Referral, Status
+
+RECEIVED_TOPIC = f"{Referral.__module__}:Referral.ReferralReceived"
+
+
+@dataclass(frozen=True)
+class ReferralView:
+    referral_id: UUID
+    status: Status
+    received: ReferralReceived
+    timeline: list[Fact]
+
+    @property
+    def received_at(self) -> datetime:
+        return self.received.occurred_at
+
+
+class ReferralReader:
+    def __init__(self, ledger: ReferralLedger) -> None:
+        self.ledger = ledger
+
+    async def get(self, referral_id: UUID) -> ReferralView | None:
+        return await asyncio.to_thread(self._get, referral_id)
+
+    async def recent(self, limit: int = 50) -> list[ReferralView]:
+        """The most recently recorded referrals, newest first, with their status."""
+        return await asyncio.to_thread(self._recent, limit)
+
+    def _get(self, referral_id: UUID) -> ReferralView | None:
+        referral = self.ledger.referral(referral_id)
+        if referral is None:
+            return None
+        timeline = self.ledger.timeline(referral_id)
+        received = timeline[0]
+        assert isinstance(received, ReferralReceived)
+        return ReferralView(referral_id, referral.status, received, timeline)
+
+    def _recent(self, limit: int) -> list[ReferralView]:
+        recorder = self.ledger.recorder
+        last = recorder.max_notification_id() or 0
+        start = max(1, last - 20 * limit)
+        notes = recorder.select_notifications(start, limit=20 * limit, topics=[RECEIVED_TOPIC])
+        ids = [n.originator_id for n in reversed(notes)][:limit]
+        views = (self._get(i if isinstance(i, UUID) else UUID(i)) for i in ids)
+        return [v for v in views if v is not None]

@@ -1,0 +1,1 @@
+"""Test support: real servers (nats-server, embedded PostgreSQL) and service processes."""

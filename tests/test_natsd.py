@@ -1,0 +1,87 @@
+"""The real nats-server wrapper: JetStream up on free ports, data kept across a crash, clean stop."""
+
+from __future__ import annotations
+
+import nats
+import psutil
+import pytest
+from nats.js.api import StreamConfig
+
+from referral_loop.natsd import NatsServer, NatsServerError
+
+STREAM = StreamConfig(name="T", subjects=["t.>"])
+
+
+async def publish_one(server: NatsServer) -> int:
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(STREAM)
+        ack = await js.publish("t.one", b"hello")
+        assert ack.stream == "T"
+        return int(ack.seq)
+    finally:
+        await nc.close()
+
+
+async def stored_messages(server: NatsServer) -> int:
+    nc = await nats.connect(server.url)
+    try:
+        info = await nc.jetstream().stream_info("T")
+        return int(info.state.messages)
+    finally:
+        await nc.close()
+
+
+async def test_jetstream_acknowledges_a_publish(nats_server: NatsServer) -> None:
+    assert nats_server.running
+    assert await publish_one(nats_server) == 1
+    config = nats_server.config_text()
+    assert "sync_interval: always" in config
+    assert f"port: {nats_server.port}" in config
+
+
+async def test_acknowledged_message_survives_a_crash(nats_server: NatsServer) -> None:
+    await publish_one(nats_server)
+    port, old_pid = nats_server.port, nats_server.pid
+    nats_server.kill()
+    assert not nats_server.running
+    nats_server.restart()
+    assert (nats_server.port, nats_server.running) == (port, True)
+    assert nats_server.pid != old_pid
+    assert await stored_messages(nats_server) == 1
+
+
+def test_stop_leaves_no_process(nats_server: NatsServer) -> None:
+    pid = nats_server.pid
+    assert pid is not None and psutil.pid_exists(pid)
+    nats_server.stop()
+    assert not nats_server.running
+    assert not psutil.pid_exists(pid)
+
+
+def test_context_manager_stops_on_exit(tmp_path) -> None:
+    with NatsServer(store_dir=tmp_path / "store") as server:
+        pid = server.pid
+        assert server.running
+    assert pid is not None and not psutil.pid_exists(pid)
+
+
+def test_cluster_block_in_config(tmp_path) -> None:
+    from referral_loop.natsd import ClusterConfig
+
+    cluster = ClusterConfig(port=6250, routes=["nats://127.0.0.1:6251"])
+    server = NatsServer(store_dir=tmp_path / "s", server_name="n1", cluster=cluster)
+    text = server.config_text()
+    assert 'listen: "127.0.0.1:6250"' in text
+    assert 'routes: ["nats://127.0.0.1:6251"]' in text
+
+
+def test_a_taken_port_fails_fast_with_the_log(nats_server: NatsServer, tmp_path) -> None:
+    second = NatsServer(store_dir=tmp_path / "other", port=nats_server.port)
+    second.start()
+    try:
+        with pytest.raises(NatsServerError, match="exited early"):
+            second.wait_ready(timeout=5)
+    finally:
+        second.stop()
