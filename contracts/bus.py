@@ -27,7 +27,7 @@ STORE_WRITER = "store-writer"
 
 DUPLICATE_WINDOW_S = 600.0
 """How long JetStream remembers a Nats-Msg-Id; past it the store's own dedupe takes over."""
-ACK_WAIT_S = 30.0
+ACK_WAIT_S = 10.0
 MAX_DELIVER = 100
 """A server-side backstop only: the store writer dead-letters a fact it cannot record long before."""
 

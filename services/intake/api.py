@@ -129,7 +129,7 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
     async def endpoint(
         request: Request,
         referral_id: UUID,
-        body: body_model,  # type: ignore[valid-type]
+        body: BaseModel,
         user: Writer,
         key: IdempotencyKey = None,
     ) -> Accepted:
@@ -144,6 +144,7 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
         return await submit_fact(intake, fact)
 
     endpoint.__doc__ = doc
+    endpoint.__annotations__["body"] = body_model  # a local class: resolve it here, not by name
     return endpoint
 
 

@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         task.cancel()
         if intake.publisher is not None:
-            await intake.publisher.nc.drain()
+            await intake.publisher.nc.close()
         intake.reader.ledger.close()
 
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)

@@ -1,5 +1,169 @@
-"""Placeholder: the staff HTML pages are being written next."""
+"""The staff web pages: the intake form, the list of recent referrals and each referral's status.
 
-from fastapi import APIRouter
+Server-rendered with Jinja2 (autoescaped), plain HTML forms, no JavaScript.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from services.intake.api import status_of
+from services.intake.auth import WRITERS, Reader, Writer
+from services.intake.form import FIELDS, GROUPS, KEY_FIELD, flat_values, initial_values, parse
+from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
+from services.intake.reader import ReferralView
+from services.intake.submission import submit_referral
+from services.intake.users import User
+
+HERE = Path(__file__).parent
+STYLE = HERE / "static" / "style.css"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+UNAVAILABLE = (
+    "The referral could not be accepted: the referral system is unavailable right now. "
+    "Nothing was saved. Please try again in a moment; what you typed is kept below."
+)
+KEY_REUSED = (
+    "This form was already submitted with different details, so nothing new was saved. "
+    "Check the list of referrals; submit again only if this is a separate referral."
+)
+FACT_WORDS = {
+    "PatientNoShow": "Patient did not come (no-show)",
+    "ReportSent": "Consult report sent",
+    "ThankYouSent": "Thank-you note sent",
+    "ReturnVisitScheduled": "Return visit with the referring provider scheduled",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def in_words(fact_type: str) -> str:
+    """`ReferralReceived` -> `Referral received`."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", fact_type).lower()
+    return FACT_WORDS.get(fact_type, words[:1].upper() + words[1:])
+
+
+def local_time(moment: datetime) -> str:
+    """A moment in the practice's local time (this server's time zone)."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
+)
+templates.filters["in_words"] = in_words
+templates.filters["local_time"] = local_time
+
+
+def render(name: str, user: User, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(user=user, can_write=user.role in WRITERS, **context)
+    return HTMLResponse(html, status_code=status_code, headers=HEADERS)
+
+
+def form_page(
+    user: User,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    banner: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {"groups": GROUPS, "fields": FIELDS, "key_field": KEY_FIELD, "values": values}
+    return render("form.html", user, status_code, errors=errors or {}, banner=banner, **context)
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key per rendered form: a resubmitted form names the same referral."""
+    return secrets.token_urlsafe(24)
+
+
+def cross_site(request: Request) -> bool:
+    """A form post from another site (the browser would send our Basic credentials along): refuse it."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    ours = {request.headers.get("host", ""), urlsplit(request.app.state.intake.base_url).netloc}
+    return urlsplit(origin).netloc not in ours
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/referrals", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/static/style.css")
+def style() -> FileResponse:
+    return FileResponse(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+
+@router.get("/referrals/new", response_class=HTMLResponse)
+def new_referral(user: Writer) -> HTMLResponse:
+    return form_page(user, initial_values() | {KEY_FIELD: new_key()})
+
+
+@router.post("/referrals/new", response_class=HTMLResponse)
+async def submit_new_referral(request: Request, user: Writer) -> HTMLResponse:
+    if cross_site(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "submit referrals from the Referral Loop form")
+    async with request.form() as submitted:
+        values = flat_values(submitted.multi_items())
+    parsed = parse(values)
+    if parsed.referral is None:
+        return form_page(user, values, parsed.errors, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    key = values.get(KEY_FIELD, "")[:MAX_KEY_LENGTH] or None
+    referral_id = referral_id_for(user.name, key)
+    intake = request.app.state.intake
+    try:
+        accepted = await submit_referral(intake, parsed.referral, referral_id, user, key, parsed.received_at)
+    except HTTPException as error:
+        return not_accepted(user, values, error)
+    return render("submitted.html", user, accepted=accepted)
+
+
+def not_accepted(user: User, values: dict[str, str], error: HTTPException) -> HTMLResponse:
+    """The bus is down (try again, same key), or the key was used for other details (new key)."""
+    if error.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        return form_page(user, values, banner=UNAVAILABLE, status_code=error.status_code)
+    if error.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT:
+        fresh = values | {KEY_FIELD: new_key()}
+        return form_page(user, fresh, banner=KEY_REUSED, status_code=status.HTTP_409_CONFLICT)
+    raise error
+
+
+@router.get("/referrals", response_class=HTMLResponse)
+async def referral_list(request: Request, user: Reader) -> HTMLResponse:
+    views = await request.app.state.intake.reader.recent(50)
+    return render("referrals.html", user, referrals=[status_of(v) for v in views])
+
+
+@router.get("/referrals/{referral_id}", response_class=HTMLResponse)
+async def referral_page(request: Request, referral_id: str, user: Reader) -> HTMLResponse:
+    view = await find(request, referral_id)
+    if view is None:
+        return render("not_found.html", user, status.HTTP_404_NOT_FOUND)
+    return render("referral.html", user, referral=status_of(view), data=view.received.data)
+
+
+async def find(request: Request, referral_id: str) -> ReferralView | None:
+    try:
+        parsed = UUID(referral_id)
+    except ValueError:
+        return None
+    view: ReferralView | None = await request.app.state.intake.reader.get(parsed)
+    return view

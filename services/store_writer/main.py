@@ -29,5 +29,6 @@ async def run(settings: Settings) -> None:
     try:
         await writer.run()
     finally:
-        await nc.drain()
+        await nc.close()
         await asyncio.to_thread(ledger.close)
+        log.info("store writer stopped")

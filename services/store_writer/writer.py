@@ -12,7 +12,7 @@ import logging
 
 from eventsourcing.persistence import PersistenceError
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as FetchTimeout
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from contracts import bus
@@ -34,7 +34,11 @@ class StoreWriter:
         while not self.stopping.is_set():
             try:
                 msgs = await sub.fetch(self.batch_size, timeout=self.fetch_wait_s)
-            except FetchTimeout:
+            except TimeoutError:
+                continue
+            except NatsError as error:
+                log.warning("fetch failed (%s); NATS may be restarting", type(error).__name__)
+                await asyncio.sleep(0.5)
                 continue
             await self.handle(msgs)
 
