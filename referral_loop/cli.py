@@ -34,10 +34,14 @@ def _run(settings: Settings, _: argparse.Namespace) -> int:
     return main(settings)
 
 
-def _users(settings: Settings, _: argparse.Namespace) -> int:
+def _users(settings: Settings, args: argparse.Namespace) -> int:
     from services.intake.users import ensure_local_users
 
-    for name, record in ensure_local_users(settings.users_path).items():
+    users = ensure_local_users(settings.users_path)
+    if args.password_of:
+        print(users[args.password_of]["password"])
+        return 0
+    for name, record in users.items():
         print(f"{name:8} role={record['role']:7} password={record['password']}")
     return 0
 
@@ -55,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
         sub.add_parser(name, help=help_text)
+    sub.choices["users"].add_argument("--password-of", metavar="USER", help="print only this user's password")
     return root
 
 

@@ -23,37 +23,16 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from referral_loop.natsd import NatsServer, NatsServerError, spawn, stop_process
-from referral_loop.settings import Settings
+from referral_loop.settings import Settings, settings_env
 from services.intake.users import ensure_local_users
 
-ENV_PREFIX = "REFERRAL_LOOP_"
 MONITOR_PORT = 8222
-REFERRALS_PATH = "/referrals"
+REFERRALS_PATH = "/api/referrals"
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.2
 Credentials = dict[str, dict[str, str]]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The REFERRAL_LOOP_* variables that make a child process read these same settings."""
-    env: dict[str, str] = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"{ENV_PREFIX}{name.upper()}"] = _env_value(value)
-    return env
-
-
-def _env_value(value: object) -> str:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def nats_address(settings: Settings) -> tuple[str, int]:
@@ -83,7 +62,7 @@ def curl_hint(settings: Settings, credentials: Credentials) -> str:
     password = credentials.get(name, {}).get("password", "PASSWORD")
     return (
         f"curl -u {name}:{password} -H 'content-type: application/json' "
-        f"-d @referral.json {settings.base_url}{REFERRALS_PATH}"
+        f"-d @examples/referral.json {settings.base_url}{REFERRALS_PATH}"
     )
 
 

@@ -12,9 +12,11 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ENV_PREFIX = "REFERRAL_LOOP_"
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REFERRAL_LOOP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Field(Path("var"), description="Where embedded data lives (SQLite, NATS, mail).")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma-separated.")
@@ -61,3 +63,21 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The REFERRAL_LOOP_* variables that make a child process read these same settings."""
+    env: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"{ENV_PREFIX}{name.upper()}"] = _env_value(value)
+    return env
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

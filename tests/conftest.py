@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from referral_loop.devstack import ENV_PREFIX
-from referral_loop.settings import Settings, get_settings
+from referral_loop.settings import ENV_PREFIX, Settings, get_settings
 from tests.support.processes import ProcessRegistry, stop_all_started
 from tests.support.servers import (
     EmbeddedPostgres,

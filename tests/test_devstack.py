@@ -11,9 +11,8 @@ from referral_loop.devstack import (
     embedded_nats,
     intake_health_url,
     nats_address,
-    settings_env,
 )
-from referral_loop.settings import Settings
+from referral_loop.settings import Settings, settings_env
 
 CREDENTIALS = {
     "intake": {"role": "intake", "password": "pw-intake-123"},

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from referral_loop.devstack import ENV_PREFIX, settings_env
 from referral_loop.natsd import free_port, spawn, stop_process
-from referral_loop.settings import Settings
+from referral_loop.settings import ENV_PREFIX, Settings, settings_env
 
 __all__ = [
     "ProcessRegistry",
