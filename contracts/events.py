@@ -7,6 +7,7 @@ JSON Schema of each version and a test fails when a schema changes without a bum
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter
@@ -57,6 +58,25 @@ class Delivery(Contract):
 
     message_id: ShortText
     sent_to: Email
+
+
+class FeedbackKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    REPORT = "report"
+    THANK_YOU = "thank_you"
+
+
+class Deadline(Contract):
+    """When the consult report is due: before the patient's return visit to the referring provider."""
+
+    due_at: AwareDatetime
+
+
+class DeliveryFailed(Contract):
+    """An email that can never be delivered as it is (5xx, bad address, no address): escalated to ops."""
+
+    kind: FeedbackKind
+    reason: ShortText
 
 
 class ReferralReceived(Fact):
@@ -125,6 +145,30 @@ class ThankYouSent(Fact):
     data: Delivery
 
 
+class AcknowledgementSent(Fact):
+    type: Literal["AcknowledgementSent"] = "AcknowledgementSent"
+    schema_version: Literal[1] = 1
+    data: Delivery
+
+
+class ReportDueSoon(Fact):
+    type: Literal["ReportDueSoon"] = "ReportDueSoon"
+    schema_version: Literal[1] = 1
+    data: Deadline
+
+
+class ReportOverdue(Fact):
+    type: Literal["ReportOverdue"] = "ReportOverdue"
+    schema_version: Literal[1] = 1
+    data: Deadline
+
+
+class FeedbackFailed(Fact):
+    type: Literal["FeedbackFailed"] = "FeedbackFailed"
+    schema_version: Literal[1] = 1
+    data: DeliveryFailed
+
+
 FACT_TYPES: dict[str, type[Fact]] = {
     cls.model_fields["type"].default: cls
     for cls in (
@@ -139,6 +183,10 @@ FACT_TYPES: dict[str, type[Fact]] = {
         ReturnVisitScheduled,
         ReportSent,
         ThankYouSent,
+        AcknowledgementSent,
+        ReportDueSoon,
+        ReportOverdue,
+        FeedbackFailed,
     )
 }
 
@@ -153,7 +201,11 @@ AnyFact = Annotated[
     | PatientSeen
     | ReturnVisitScheduled
     | ReportSent
-    | ThankYouSent,
+    | ThankYouSent
+    | AcknowledgementSent
+    | ReportDueSoon
+    | ReportOverdue
+    | FeedbackFailed,
     Field(discriminator="type"),
 ]
 

@@ -28,6 +28,20 @@ def _store_writer(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _feedback(settings: Settings, _: argparse.Namespace) -> int:
+    from services.feedback.main import run
+
+    asyncio.run(run(settings))
+    return 0
+
+
+def _mail_sink(settings: Settings, _: argparse.Namespace) -> int:
+    from referral_loop.mailsink import run_sink
+
+    run_sink(settings)
+    return 0
+
+
 def _run(settings: Settings, _: argparse.Namespace) -> int:
     from referral_loop.devstack import main
 
@@ -49,6 +63,8 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "intake": ("serve the intake API and staff form", _intake),
     "store-writer": ("record facts from NATS JetStream in the event store", _store_writer),
+    "feedback": ("email consult reports, thank-you notes and acknowledgements", _feedback),
+    "mail-sink": ("a local SMTP server keeping every message as a .eml file (for make run)", _mail_sink),
     "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
     "users": ("create the local users once and print their credentials", _users),
 }

@@ -24,7 +24,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from referral_loop.natsd import NatsServer, NatsServerError, spawn, stop_process
-from referral_loop.settings import Settings, settings_env
+from referral_loop.settings import ENV_PREFIX, Settings, settings_env
 from services.intake.users import ensure_local_users
 
 MONITOR_PORT = 8222
@@ -78,11 +78,29 @@ def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> st
         f"  Intake API    {base}/   (OpenAPI: {base}/docs)\n"
         f"  NATS          {nats.url}   (monitoring: {nats.monitor_url})\n"
         f"  Event store   {store_description(settings)}\n"
+        f"  Mail          {mail_description(settings)}\n"
         f"  Logs          {logs_dir(settings)}/"
-        "  (intake.log, store-writer.log, nats-server.log)\n\n"
+        "  (intake, store-writer, feedback, mail-sink, nats-server)\n\n"
         f"  Users ({settings.users_path}):\n{users}\n\n"
         f"  Try:\n    {curl_hint(settings, credentials)}\n"
     )
+
+
+def uses_embedded_mail() -> bool:
+    """`make run` mails to its own sink unless an SMTP server is configured."""
+    return f"{ENV_PREFIX}SMTP_HOST" not in os.environ
+
+
+def with_embedded_mail(settings: Settings) -> Settings:
+    """The embedded sink on loopback is the one place TLS is off by default."""
+    update = {"smtp_host": "127.0.0.1", "smtp_port": settings.mail_sink_port, "smtp_tls": "none"}
+    return settings.model_copy(update=update) if uses_embedded_mail() else settings
+
+
+def mail_description(settings: Settings) -> str:
+    if uses_embedded_mail():
+        return f"every email is kept as a .eml file in {settings.mail_dir}/ (SMTP sink on port {settings.mail_sink_port})"
+    return f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_tls})"
 
 
 def prepare_dirs(settings: Settings) -> None:
@@ -143,7 +161,8 @@ class DevStack:
     def start(self) -> None:
         self.nats.start()
         self.nats.wait_ready(timeout=30.0)
-        for name in ("store-writer", "intake"):
+        names = ["mail-sink"] if uses_embedded_mail() else []
+        for name in [*names, "store-writer", "feedback", "intake"]:
             if not self.stopping.is_set():
                 self.children.append(Child.start(name, self.settings))
 
@@ -203,6 +222,7 @@ def stop_on_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def main(settings: Settings) -> int:
+    settings = with_embedded_mail(settings)
     prepare_dirs(settings)
     credentials = ensure_local_users(settings.users_path)
     stack = DevStack(settings)

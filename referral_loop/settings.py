@@ -41,11 +41,52 @@ class Settings(BaseSettings):
     writer_batch: int = Field(250, description="Most facts the store writer records in one transaction.")
     writer_fetch_wait_s: float = Field(0.05, description="How long a fetch waits to fill a batch.")
 
+    feedback_sqlite_path: Path | None = Field(
+        None, description="SQLite file of feedback's decisions; default data_dir/store/feedback.sqlite."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for reports and notes.")
+    smtp_port: int = Field(587, description="SMTP port (587 STARTTLS, 465 implicit TLS).")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="TLS to the SMTP server: required unless explicitly 'none'."
+    )
+    smtp_username: str = Field("", description="SMTP user name; empty for no authentication.")
+    smtp_password: SecretStr = SecretStr("")
+    smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server's certificate.")
+    smtp_timeout_s: float = Field(10.0, description="SMTP connect and command timeout.")
+    practice_name: str = Field("Referral Loop Specialty Clinic", description="Practice name on every email.")
+    practice_address: str = Field("", description="Practice postal address on every email.")
+    practice_phone: str = Field("", description="Practice phone on every email.")
+    practice_email: str = Field("referrals@practice.example", description="From address of every email.")
+    ops_email: str = Field("ops@practice.example", description="Where escalations go.")
+    practice_timezone: str = Field("UTC", description="The practice's time zone (for due times).")
+    acknowledge_referrals: bool = Field(
+        True, description="Email the referring office when a referral arrives."
+    )
+    report_margin_hours: float = Field(
+        24.0, description="The report is due this long before the return visit."
+    )
+    report_default_business_days: int = Field(
+        2, description="Report due after the visit when no return visit is known."
+    )
+    report_warning_hours: float = Field(24.0, description="Escalate this long before the report's due time.")
+    templates_dir: Path | None = Field(
+        None, description="Directory of templates overriding the built-in ones."
+    )
+    mail_sink_port: int = Field(1025, description="Port of the embedded SMTP sink of `make run`.")
+
     log_level: str = "INFO"
 
     @property
     def sqlite_file(self) -> Path:
         return self.sqlite_path or self.data_dir / "store" / "referrals.sqlite"
+
+    @property
+    def feedback_sqlite_file(self) -> Path:
+        return self.feedback_sqlite_path or self.data_dir / "store" / "feedback.sqlite"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
 
     @property
     def users_path(self) -> Path:

@@ -24,8 +24,8 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-REQUIRED_SERVICES = {"nats", "postgres", "mailpit", "intake", "store-writer"}
-APP_SERVICES = {"intake", "store-writer"}
+REQUIRED_SERVICES = {"nats", "postgres", "mailpit", "intake", "store-writer", "feedback"}
+APP_SERVICES = {"intake", "store-writer", "feedback"}
 BACKENDS = {"nats", "postgres"}
 ENV_PREFIX = "REFERRAL_LOOP_"
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)

@@ -1,6 +1,8 @@
-"""Opening the event store from Settings: SQLite by default, PostgreSQL at scale."""
+"""Opening event stores from Settings: SQLite files by default, PostgreSQL at scale."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from referral_loop.settings import Settings
 from referral_loop.store.ledger import ReferralLedger
@@ -11,22 +13,36 @@ _RECORDERS = {
 }
 
 
-def ledger_env(settings: Settings) -> dict[str, str]:
-    """eventsourcing's environment for the referrals store, each key prefixed with its name."""
+def store_env(settings: Settings, name: str, sqlite_file: Path, **extra: str) -> dict[str, str]:
+    """eventsourcing's environment for the application `name`, each key prefixed with its name.
+
+    Both use the batch-tracking process recorders (`trackings=` on save). On PostgreSQL each application has its own tables (`<name>_events`, `<name>_tracking`);
+    on SQLite its own file (one writer process per file).
+    """
     env = {
         "PERSISTENCE_MODULE": f"eventsourcing.{settings.store}",
         "PROCESS_RECORDER_TOPIC": _RECORDERS[settings.store],
-        "SINGLE_ROW_TRACKING": "n",
-        "AGGREGATE_CACHE_MAXSIZE": "20000",
         "CREATE_TABLE": "y",
+        **extra,
     }
-    env.update(_sqlite_env(settings) if settings.store == "sqlite" else _postgres_env(settings))
-    return {f"{ReferralLedger.name.upper()}_{key}": value for key, value in env.items()}
+    env.update(_sqlite_env(sqlite_file) if settings.store == "sqlite" else _postgres_env(settings))
+    return {f"{name.upper()}_{key}": value for key, value in env.items()}
 
 
-def _sqlite_env(settings: Settings) -> dict[str, str]:
-    settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-    return {"SQLITE_DBNAME": str(settings.sqlite_file), "SQLITE_LOCK_TIMEOUT": "10"}
+def ledger_env(settings: Settings) -> dict[str, str]:
+    """The referrals store: multi-row tracking of bus positions, an aggregate cache for the writer."""
+    return store_env(
+        settings,
+        ReferralLedger.name,
+        settings.sqlite_file,
+        SINGLE_ROW_TRACKING="n",
+        AGGREGATE_CACHE_MAXSIZE="20000",
+    )
+
+
+def _sqlite_env(sqlite_file: Path) -> dict[str, str]:
+    sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    return {"SQLITE_DBNAME": str(sqlite_file), "SQLITE_LOCK_TIMEOUT": "10"}
 
 
 def _postgres_env(settings: Settings) -> dict[str, str]:

@@ -41,6 +41,10 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
     "ReturnVisitScheduled": OPEN | {Status.SEEN, Status.CLOSED},
     "ReportSent": frozenset({Status.SEEN}),
     "ThankYouSent": frozenset({Status.SEEN, Status.CLOSED}),
+    "AcknowledgementSent": frozenset(Status),
+    "ReportDueSoon": frozenset({Status.SEEN, Status.CLOSED}),
+    "ReportOverdue": frozenset({Status.SEEN, Status.CLOSED}),
+    "FeedbackFailed": frozenset(Status),
 }
 
 STATUS_AFTER: dict[str, Status] = {
@@ -95,6 +99,14 @@ class Referral(Aggregate):
     class ReportSent(Event): ...
 
     class ThankYouSent(Event): ...
+
+    class AcknowledgementSent(Event): ...
+
+    class ReportDueSoon(Event): ...
+
+    class ReportOverdue(Event): ...
+
+    class FeedbackFailed(Event): ...
 
     def has_recorded(self, fact: Fact) -> bool:
         return str(fact.event_id) in self.fact_ids

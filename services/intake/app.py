@@ -12,13 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from referral_loop.bus import connect
+from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from services.intake import api, pages
 from services.intake.auth import Authenticator
 from services.intake.errors import validation_error
 from services.intake.limits import BodySizeLimit
-from services.intake.publisher import FactPublisher
 from services.intake.reader import ReferralReader
 from services.intake.submission import Intake
 from services.intake.users import UserDirectory

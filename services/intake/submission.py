@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from contracts import Fact
 from contracts.events import ReferralReceived
 from contracts.referral import Referral
+from referral_loop.publisher import BusUnavailable, FactPublisher
 from services.intake.commands import build_fact
-from services.intake.publisher import BusUnavailable, FactPublisher
 from services.intake.reader import ReferralReader
 from services.intake.users import User
 

@@ -43,6 +43,10 @@ DATA: dict[str, dict[str, Any]] = {
     "ReturnVisitScheduled": {"return_visit_on": date(2026, 4, 1).isoformat()},
     "ReportSent": DELIVERY,
     "ThankYouSent": DELIVERY,
+    "AcknowledgementSent": DELIVERY,
+    "ReportDueSoon": {"due_at": "2026-12-14T00:00:00+00:00"},
+    "ReportOverdue": {"due_at": "2026-12-14T00:00:00+00:00"},
+    "FeedbackFailed": {"kind": "report", "reason": "RCPT 550 5.1.1 mailbox unavailable"},
 }
 
 

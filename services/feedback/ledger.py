@@ -1,0 +1,80 @@
+"""Feedback's own event store: its decisions, committed with the referral-store position they follow.
+
+One writer thread at a time (a lock): the follower's pages and the sender's records never race.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import ApplicationRecorder, Tracking
+
+from referral_loop.store.follower import Recorded
+from services.feedback.case import FeedbackCase
+from services.feedback.deadlines import DeadlinePolicy
+from services.feedback.policy import Decisions
+
+UPSTREAM = "Referrals"
+_OPENS = {"SendRequested": 1, "AnnouncementDecided": 1, "Sent": -1, "Failed": -1, "AnnouncementConfirmed": -1}
+
+
+class FeedbackLedger(Application[UUID]):
+    name = "Feedback"
+
+    def __init__(self, env: dict[str, str], deadlines: DeadlinePolicy, acknowledge: bool) -> None:
+        super().__init__(env)
+        self.deadlines, self.acknowledge = deadlines, acknowledge
+        self.lock = threading.Lock()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self.factory.process_recorder()
+
+    def position(self) -> int:
+        """The last referral-store position whose decisions are recorded."""
+        return self.recorder.max_tracking_id(UPSTREAM) or 0  # type: ignore[attr-defined]
+
+    def process(self, page: Sequence[Recorded]) -> list[FeedbackCase]:
+        """Decide for a page of referral facts; record decisions and position in one transaction."""
+        with self.lock:
+            decisions = Decisions(self.find, self.deadlines, self.acknowledge)
+            for recorded in page:
+                decisions.apply(recorded.fact)
+            self.save(*decisions.touched.values(), trackings=[Tracking(UPSTREAM, page[-1].position)])
+        return [a for a in decisions.touched.values() if isinstance(a, FeedbackCase)]
+
+    def find(self, cls: type[Any], aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def case(self, referral_id: UUID) -> FeedbackCase | None:
+        case: FeedbackCase | None = self.find(FeedbackCase, referral_id)
+        return case
+
+    def change(self, commands: Sequence[tuple[UUID, Callable[[FeedbackCase], object]]]) -> list[FeedbackCase]:
+        """Run commands on cases and record all they decided in one transaction."""
+        with self.lock:
+            cases: dict[UUID, FeedbackCase] = {}
+            for referral_id, command in commands:
+                case = cases.get(referral_id) or self.repository.get(referral_id)
+                command(case)
+                cases[referral_id] = case
+            self.save(*cases.values())
+            return list(cases.values())
+
+    def open_cases(self) -> list[FeedbackCase]:
+        """Cases with a send or an announcement still open: what a restart must pick up."""
+        net: Counter[UUID] = Counter()
+        start, page = 1, 5000
+        while notes := self.recorder.select_notifications(start, limit=page):
+            for note in notes:
+                net[note.originator_id] += _OPENS.get(note.topic.rsplit(".", 1)[-1], 0)  # type: ignore[index]
+            start = notes[-1].id + 1
+        cases = (self.case(rid) for rid, count in net.items() if count > 0)
+        return [c for c in cases if c is not None and (c.pending or c.announcing)]

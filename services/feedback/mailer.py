@@ -1,0 +1,301 @@
+"""Sending letters by SMTP: `build_message` makes the MIME message once, `SmtpMailer` sends it.
+
+Headers carry no PHI: From is the practice, To is the referring clinic's report address alone
+(no display name), the Subject is the renderer's (cleaned of control characters and encoded
+words), the Message-ID is `<kind.referral_id@practice domain>` so that a resend is recognisable.
+
+Failures, each with a `reason` of SMTP stage, code and short server text (never content):
+- `PermanentFailure`: a 5xx answer to RCPT or DATA; `BadAddress` (a subclass) for an address
+  that is not exactly one valid address, raised before anything is sent.
+- `TransientFailure`: everything worth retrying: connection errors, timeouts, 4xx answers, a
+  reply lost after DATA (the message may have been delivered: the same Message-ID marks the
+  resend), 5xx answers outside RCPT/DATA (EHLO, MAIL FROM: our configuration, not the letter).
+  `TlsUnavailable` (STARTTLS not offered, TLS handshake or certificate verification failed) and
+  `AuthRejected` (credentials refused) are transient subclasses: configuration or server
+  problems, so letters are retried and escalated, never dropped as undeliverable. Nothing is
+  sent before TLS (unless smtp_tls is "none") and authentication have succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+import unicodedata
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, getaddresses, parseaddr
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+import aiosmtplib
+from aiosmtplib import SMTPDataError, SMTPException, SMTPRecipientsRefused, SMTPResponseException
+from email_validator import EmailNotValidError, validate_email
+
+from referral_loop.settings import Settings
+from services.feedback.letters import Letter, Practice, Rendered
+
+POLICY = SMTP_POLICY.clone(cte_type="7bit")
+"""CRLF line ends, and 7-bit output (quoted-printable bodies), whatever the server's extensions."""
+IDLE_CHECK_S = 30.0
+REASON_MAX = 160
+
+
+class MailFailure(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientFailure(MailFailure):
+    """Worth retrying later: the server, the network or our configuration may recover."""
+
+
+class PermanentFailure(MailFailure):
+    """This message to this recipient will never be accepted: resending it is pointless."""
+
+
+class TlsUnavailable(TransientFailure):
+    """TLS was required but the server does not offer it, or the handshake/certificate failed."""
+
+
+class AuthRejected(TransientFailure):
+    """The server refused our credentials (or offers no AUTH): a configuration problem."""
+
+
+class BadAddress(PermanentFailure):
+    """An address is not exactly one valid mailbox."""
+
+
+def clean_header_text(text: str) -> str:
+    """One line of plain text: control/format/separator characters become spaces, runs of
+    whitespace one space, and `=?` (the start of an RFC 2047 encoded word) is broken up."""
+    spaced = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
+    return " ".join(spaced.split()).replace("=?", "= ?")
+
+
+def recipient_address(value: str) -> str:
+    """`value` as one valid ASCII address, no display name; else BadAddress (no address in it)."""
+    if parseaddr(value) != ("", value):
+        raise BadAddress("recipient is not a single bare address")
+    try:
+        valid = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise BadAddress("recipient is not a valid address") from None
+    if valid.ascii_email is None:
+        raise BadAddress("recipient address needs SMTPUTF8, which is not supported")
+    return valid.ascii_email
+
+
+def practice_address(value: str) -> str:
+    """The practice's configured address; special-use domains (.invalid, .test) are allowed."""
+    local, _, domain = value.rpartition("@")
+    labels = domain.split(".")
+    if parseaddr(value) != ("", value) or not local or not all(_ascii_label(label) for label in labels):
+        raise BadAddress("the practice's email address is not a valid address")
+    return value
+
+
+def _ascii_label(label: str) -> bool:
+    return bool(label) and label.isascii() and all(ch.isalnum() or ch == "-" for ch in label)
+
+
+def message_id(key: str, referral_id: UUID, sender: str) -> str:
+    """Deterministic per (referral, letter): a resend carries the same Message-ID."""
+    return f"<{key}.{referral_id}@{sender.rpartition('@')[2]}>"
+
+
+def build_message(rendered: Rendered, letter: Letter, practice: Practice) -> EmailMessage:
+    """The email for `letter` to letter.to only. Raises BadAddress before building anything."""
+    to, sender = recipient_address(letter.to), practice_address(practice.email)
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = Address(display_name=clean_header_text(practice.name), addr_spec=sender)
+    msg["To"] = to
+    msg["Reply-To"] = sender
+    msg["Subject"] = clean_header_text(rendered.subject)
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id(letter.message_key, letter.referral_id, sender)
+    msg["X-Referral-Reference"] = clean_header_text(letter.reference)
+    msg.set_content(rendered.text)
+    if rendered.html is not None:
+        msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def envelope(msg: EmailMessage) -> tuple[str, str]:
+    """(sender, recipient) from From and To: exactly one of each; Cc and Bcc are refused."""
+    senders = getaddresses(msg.get_all("From", []))
+    recipients = getaddresses(msg.get_all("To", []))
+    if len(senders) != 1 or len(recipients) != 1 or "Cc" in msg or "Bcc" in msg:
+        raise BadAddress("a message goes from one address to one address, no Cc or Bcc")
+    return practice_address(senders[0][1]), recipient_address(recipients[0][1])
+
+
+def _short(text: str) -> str:
+    return clean_header_text(text)[:REASON_MAX]
+
+
+def classify(exc: Exception) -> MailFailure:
+    """The failure an aiosmtplib (or socket) error means for this message."""
+    if isinstance(exc, MailFailure):
+        return exc
+    if isinstance(exc, SMTPRecipientsRefused) and exc.recipients:
+        return _by_code("RCPT", exc.recipients[0])
+    if isinstance(exc, SMTPDataError):
+        return _by_code("DATA", exc)
+    if isinstance(exc, ValueError):
+        return BadAddress("an envelope address was refused before sending")
+    if isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(exc.__cause__, ssl.SSLError):
+        return TlsUnavailable(f"TLS handshake failed: {describe(exc.__cause__)}")
+    return TransientFailure(describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """A short reason: the error's kind, the SMTP code and the server's text. No message content."""
+    if isinstance(exc, SMTPResponseException):
+        return f"{type(exc).__name__} {exc.code} {_short(exc.message)}"
+    return f"{type(exc).__name__}: {_short(str(exc))}"
+
+
+def _by_code(stage: str, exc: SMTPResponseException) -> MailFailure:
+    reason = f"{stage} {exc.code} {_short(exc.message)}"
+    return PermanentFailure(reason) if 500 <= exc.code < 600 else TransientFailure(reason)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Certificate and host name verification on; smtp_ca_file, if set, is the trust store."""
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+SMTP_ERRORS = (SMTPException, OSError, ValueError)
+"""What a send can fail with (OSError covers ssl.SSLError and timeouts; ValueError bad addresses)."""
+
+
+class SmtpMailer:
+    """Sends over one SMTP connection, opened on first use, kept open and reopened when lost.
+
+    Sends are serialised (one mail transaction at a time on the connection). A connection idle
+    for more than `idle_check_s` is checked with NOOP before reuse.
+    """
+
+    def __init__(self, settings: Settings, *, idle_check_s: float = IDLE_CHECK_S) -> None:
+        self.settings = settings
+        self.idle_check_s = idle_check_s
+        self.connects = 0
+        """How many connections this mailer has opened (one, as long as nothing fails)."""
+        self._tls = tls_context(settings) if settings.smtp_tls != "none" else None
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._last_used = 0.0
+        self._lock = asyncio.Lock()
+
+    async def send(self, msg: EmailMessage) -> None:
+        """Deliver `msg` to its one To address; MailFailure subclasses on failure."""
+        sender, recipient = envelope(msg)
+        data = msg.as_bytes()
+        async with self._lock:
+            smtp = await self._connection()
+            try:
+                await smtp.sendmail(sender, [recipient], data)
+            except SMTP_ERRORS as exc:
+                if not isinstance(exc, SMTPResponseException | SMTPRecipientsRefused):
+                    await self._drop()  # the connection's state is unknown: start afresh next time
+                raise classify(exc) from exc
+            except asyncio.CancelledError:
+                smtp.close()  # cancelled mid-transaction: the connection's state is unknown
+                raise
+            self._last_used = time.monotonic()
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        smtp = self._smtp
+        if smtp is not None and smtp.is_connected and await self._alive(smtp):
+            return smtp
+        await self._drop()
+        self._smtp = await self._connect()
+        return self._smtp
+
+    async def _alive(self, smtp: aiosmtplib.SMTP) -> bool:
+        if time.monotonic() - self._last_used < self.idle_check_s:
+            return True
+        try:
+            await smtp.noop()
+        except SMTP_ERRORS:
+            return False
+        return True
+
+    def _client(self) -> aiosmtplib.SMTP:
+        implicit = self.settings.smtp_tls == "tls"
+        return aiosmtplib.SMTP(
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            use_tls=implicit,
+            start_tls=False,  # done by _secure, so that its failure is told apart
+            tls_context=self._tls if implicit else None,
+            timeout=self.settings.smtp_timeout_s,
+        )
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        smtp = self._client()
+        try:
+            await smtp.connect()
+            await self._secure(smtp)
+            await self._login(smtp)
+        except MailFailure:  # TLS or AUTH failed: nothing was sent on this connection
+            await self._drop(smtp)
+            raise
+        except SMTP_ERRORS as exc:
+            await self._drop(smtp)
+            raise classify(exc) from exc
+        self.connects += 1
+        self._last_used = time.monotonic()
+        return smtp
+
+    async def _secure(self, smtp: aiosmtplib.SMTP) -> None:
+        if self.settings.smtp_tls != "starttls":
+            return
+        try:
+            await smtp.starttls(tls_context=self._tls)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            raise
+        except (SMTPException, ssl.SSLError) as exc:
+            raise TlsUnavailable(f"STARTTLS failed: {describe(exc)}") from exc
+
+    async def _login(self, smtp: aiosmtplib.SMTP) -> None:
+        user = self.settings.smtp_username
+        if not user:
+            return
+        try:
+            await smtp.login(user, self.settings.smtp_password.get_secret_value())
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            raise
+        except SMTPException as exc:
+            raise AuthRejected(f"AUTH failed: {describe(exc)}") from exc
+
+    async def _drop(self, smtp: aiosmtplib.SMTP | None = None) -> None:
+        """Close `smtp` (default: the kept connection), letting the loop close its socket."""
+        if smtp is None:
+            smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+            await asyncio.sleep(0)  # the transport closes its socket on the next loop iteration
+
+    async def close(self) -> None:
+        """QUIT (best effort) and close the connection; the next send opens a new one."""
+        async with self._lock:
+            smtp = self._smtp
+            if smtp is not None and smtp.is_connected:
+                with contextlib.suppress(*SMTP_ERRORS):
+                    await smtp.quit()
+            await self._drop()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

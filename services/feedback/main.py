@@ -1,0 +1,33 @@
+"""Entry point of the feedback process: follow the store, send reports and notes, stop on signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from referral_loop.bus import connect, declare_referral_streams
+from referral_loop.settings import Settings
+from services.feedback.bootstrap import parts
+from services.feedback.service import FeedbackService
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings) -> None:
+    nc = await connect(settings, name="feedback")
+    await declare_referral_streams(nc.jetstream(), settings)
+    wired = await asyncio.to_thread(parts, settings, nc)
+    service = FeedbackService(wired)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.stopping.set)
+    log.info("feedback following the referral store; mail via %s:%d", settings.smtp_host, settings.smtp_port)
+    try:
+        await service.run()
+    finally:
+        await wired.mailer.close()
+        await nc.close()
+        wired.ledger.close()
+        wired.referrals.close()
+        log.info("feedback stopped")

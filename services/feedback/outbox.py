@@ -1,0 +1,95 @@
+"""Open work in memory, rebuilt from feedback's store at start: nothing here is the record.
+
+What must be sent, what must be announced, which report deadlines to watch, each with its
+next try. Retries back off (1 s doubling to 60 s); the durable decisions live in the store.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from services.feedback.case import FeedbackCase
+from services.feedback.policy import REPORT
+
+MAX_BACKOFF = timedelta(seconds=60)
+RECHECK_ANNOUNCED = timedelta(seconds=30)
+Item = tuple[UUID, str]
+PRIORITY = {REPORT: 0, "thank_you": 1, "acknowledgement": 2}
+"""The report goes first: it is the one with a deadline."""
+
+
+@dataclass
+class Attempt:
+    next_at: datetime
+    tries: int = 0
+
+    def later(self, now: datetime, base: timedelta = timedelta(seconds=1)) -> None:
+        self.tries += 1
+        self.next_at = now + min(base * 2 ** (self.tries - 1), MAX_BACKOFF)
+
+
+@dataclass
+class Watch:
+    due_at: datetime
+    reached: set[str]
+
+
+@dataclass
+class Outbox:
+    sends: dict[UUID, dict[str, Attempt]] = field(default_factory=dict)
+    announcements: dict[UUID, dict[str, tuple[dict[str, Any], Attempt]]] = field(default_factory=dict)
+    deadlines: dict[UUID, Watch] = field(default_factory=dict)
+
+    def track(self, case: FeedbackCase, now: datetime) -> None:
+        """Bring this case's open work up to date with what the store says."""
+        rid = case.id
+        sends = self.sends.get(rid, {})
+        keys = sorted(case.pending, key=lambda key: PRIORITY.get(key, len(PRIORITY)))
+        self._set(self.sends, rid, {k: sends.get(k) or Attempt(now) for k in keys})
+        known = self.announcements.get(rid, {})
+        fresh = {t: known.get(t) or (fact, Attempt(now)) for t, fact in case.announcing.items()}
+        self._set(self.announcements, rid, fresh)
+        due = case.due()
+        if due is not None and REPORT in case.pending and "overdue" not in case.deadlines_reached:
+            self.deadlines[rid] = Watch(due, set(case.deadlines_reached))
+        else:
+            self.deadlines.pop(rid, None)
+
+    @staticmethod
+    def _set(table: dict[UUID, Any], rid: UUID, entries: dict[str, Any]) -> None:
+        if entries:
+            table[rid] = entries
+        else:
+            table.pop(rid, None)
+
+    def due_sends(self, now: datetime, limit: int) -> list[Item]:
+        due = ((rid, key) for rid, keys in self.sends.items() for key, a in keys.items() if a.next_at <= now)
+        return list(itertools.islice(due, limit))
+
+    def due_announcements(self, now: datetime, limit: int) -> list[tuple[Item, dict[str, Any]]]:
+        due = (
+            ((rid, t), fact)
+            for rid, facts in self.announcements.items()
+            for t, (fact, attempt) in facts.items()
+            if attempt.next_at <= now
+        )
+        return list(itertools.islice(due, limit))
+
+    def send_failed(self, item: Item, now: datetime) -> None:
+        attempt = self.sends.get(item[0], {}).get(item[1])
+        if attempt is not None:
+            attempt.later(now)
+
+    def announced(self, item: Item, now: datetime, ok: bool) -> None:
+        """Published (look again later in case it never reaches the store) or not (back off)."""
+        entry = self.announcements.get(item[0], {}).get(item[1])
+        if entry is None:
+            return
+        if ok:
+            entry[1].next_at = now + RECHECK_ANNOUNCED
+        else:
+            entry[1].later(now)
