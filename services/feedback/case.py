@@ -95,6 +95,11 @@ class FeedbackCase(Aggregate):
         """Sends decided and neither done nor failed for good."""
         return self.requested - set(self.sent) - set(self.failed)
 
+    @property
+    def awaiting_report(self) -> bool:
+        """The report was decided and has not gone out (pending, or failed for good)."""
+        return "report" in self.requested and "report" not in self.sent
+
     def due(self) -> datetime | None:
         return datetime.fromisoformat(self.due_at) if self.due_at else None
 

@@ -69,12 +69,21 @@ class FeedbackLedger(Application[UUID]):
             return list(cases.values())
 
     def open_cases(self) -> list[FeedbackCase]:
-        """Cases with a send or an announcement still open: what a restart must pick up."""
+        """Cases with open work (a send, an announcement, a report deadline): what a restart picks up.
+
+        One pass over the log's topics finds the candidates (more sends decided than done, or a
+        failure: a failed report's deadlines are still watched); only those are loaded.
+        """
         net: Counter[UUID] = Counter()
+        failed: set[UUID] = set()
         start, page = 1, 5000
         while notes := self.recorder.select_notifications(start, limit=page):
             for note in notes:
-                net[note.originator_id] += _OPENS.get(note.topic.rsplit(".", 1)[-1], 0)  # type: ignore[index]
+                name = note.topic.rsplit(".", 1)[-1]
+                net[note.originator_id] += _OPENS.get(name, 0)  # type: ignore[index]
+                if name == "Failed":
+                    failed.add(note.originator_id)  # type: ignore[arg-type]
             start = notes[-1].id + 1
-        cases = (self.case(rid) for rid, count in net.items() if count > 0)
-        return [c for c in cases if c is not None and (c.pending or c.announcing)]
+        candidates = {rid for rid, n in net.items() if n > 0} | failed
+        cases = (self.case(rid) for rid in candidates)
+        return [c for c in cases if c is not None and (c.pending or c.announcing or c.awaiting_report)]

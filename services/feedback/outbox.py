@@ -54,7 +54,7 @@ class Outbox:
         fresh = {t: known.get(t) or (fact, Attempt(now)) for t, fact in case.announcing.items()}
         self._set(self.announcements, rid, fresh)
         due = case.due()
-        if due is not None and REPORT in case.pending and "overdue" not in case.deadlines_reached:
+        if due is not None and case.awaiting_report and "overdue" not in case.deadlines_reached:
             self.deadlines[rid] = Watch(due, set(case.deadlines_reached))
         else:
             self.deadlines.pop(rid, None)

@@ -180,3 +180,42 @@ async def test_hostile_text_in_a_referral_adds_no_recipient_or_header_and_is_sho
     text = report.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert "{{ 7*7 }}" in text and "49" not in text
+
+
+async def test_deadlines_survive_a_restart_of_the_feedback_service(
+    nats_server: NatsServer, store_settings: Settings, sink: MailSink
+) -> None:
+    clock = FakeClock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
+    settings = feedback_settings(store_settings, nats_server.url, sink, acknowledge_referrals=False)
+    sink.refuse_with = "451 4.3.0 try later"
+    rid = uuid4()
+    async with running_loop(settings, sink, clock) as loop:
+        await loop.publish(make.received(rid), return_visit(rid, date(2026, 11, 25)), make.seen(rid))
+        await loop.until(
+            lambda: (c := loop.parts.ledger.case(rid)) is not None and c.due_at is not None, "due"
+        )
+    clock.advance(timedelta(days=2))
+    async with running_loop(settings, sink, clock) as loop:
+        await loop.until(
+            lambda: "ReportOverdue" in loop.timeline(rid), "the overdue report after the restart"
+        )
+        sink.refuse_with = None
+        clock.advance(timedelta(minutes=5))
+        await loop.until(lambda: len(loop.mail("Consult report")) == 1, "the report once SMTP is back")
+        assert loop.timeline(rid).count("ReportDueSoon") == 1
+
+
+async def test_with_no_report_address_the_deadlines_still_fire(
+    nats_server: NatsServer, store_settings: Settings, sink: MailSink
+) -> None:
+    clock = FakeClock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
+    settings = feedback_settings(store_settings, nats_server.url, sink, acknowledge_referrals=False)
+    clinic = {"name": "Harbor Family Medicine", "phone": "+15550100100"}
+    rid = uuid4()
+    async with running_loop(settings, sink, clock) as loop:
+        received = make.received(rid, referring_clinic=clinic, return_visit_on="2026-11-25")
+        await loop.publish(received, make.seen(rid))
+        await loop.until(lambda: "FeedbackFailed" in loop.timeline(rid), "the failed report")
+    clock.advance(timedelta(days=2))
+    async with running_loop(settings, sink, clock) as loop:
+        await loop.until(lambda: "ReportOverdue" in loop.timeline(rid), "overdue, after a restart")
