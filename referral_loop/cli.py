@@ -42,6 +42,20 @@ def _mail_sink(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _projections(settings: Settings, _: argparse.Namespace) -> int:
+    from services.projections.main import run
+
+    asyncio.run(run(settings))
+    return 0
+
+
+def _rebuild(settings: Settings, _: argparse.Namespace) -> int:
+    from services.projections.rebuild import rebuild
+
+    rebuild(settings)
+    return 0
+
+
 def _run(settings: Settings, _: argparse.Namespace) -> int:
     from referral_loop.devstack import main
 
@@ -49,7 +63,7 @@ def _run(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:
-    from services.intake.users import ensure_local_users
+    from referral_loop.users import ensure_local_users
 
     users = ensure_local_users(settings.users_path)
     if args.password_of:
@@ -65,6 +79,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "store-writer": ("record facts from NATS JetStream in the event store", _store_writer),
     "feedback": ("email consult reports, thank-you notes and acknowledgements", _feedback),
     "mail-sink": ("a local SMTP server keeping every message as a .eml file (for make run)", _mail_sink),
+    "projections": ("keep the read models current and serve the ops API and dashboard", _projections),
+    "rebuild": ("replay the store into fresh read models, with progress, and swap them in", _rebuild),
     "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
     "users": ("create the local users once and print their credentials", _users),
 }

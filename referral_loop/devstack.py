@@ -19,20 +19,18 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+from referral_loop.devstack_banner import Credentials, banner, logs_dir, uses_embedded_mail
 from referral_loop.natsd import NatsServer, NatsServerError, spawn, stop_process
-from referral_loop.settings import ENV_PREFIX, Settings, settings_env
-from services.intake.users import ensure_local_users
+from referral_loop.settings import Settings, settings_env
+from referral_loop.users import ensure_local_users
 
 MONITOR_PORT = 8222
-REFERRALS_PATH = "/api/referrals"
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.2
-Credentials = dict[str, dict[str, str]]
 
 
 def nats_address(settings: Settings) -> tuple[str, int]:
@@ -41,66 +39,15 @@ def nats_address(settings: Settings) -> tuple[str, int]:
     return first.hostname or "127.0.0.1", first.port or 4222
 
 
-def logs_dir(settings: Settings) -> Path:
-    return settings.data_dir / "logs"
-
-
 def intake_health_url(settings: Settings) -> str:
     host = "127.0.0.1" if settings.intake_host in ("0.0.0.0", "::", "") else settings.intake_host  # noqa: S104
     return f"http://{host}:{settings.intake_port}/healthz"
-
-
-def store_description(settings: Settings) -> str:
-    if settings.store == "sqlite":
-        return f"SQLite {settings.sqlite_file}"
-    s = settings
-    return f"PostgreSQL {s.postgres_user}@{s.postgres_host}:{s.postgres_port}/{s.postgres_dbname}"
-
-
-def curl_hint(settings: Settings, credentials: Credentials) -> str:
-    name = next((n for n, c in credentials.items() if c["role"] == "intake"), "intake")
-    password = credentials.get(name, {}).get("password", "PASSWORD")
-    return (
-        f"curl -u {name}:{password} -H 'content-type: application/json' "
-        f"-d @examples/referral.json {settings.base_url}{REFERRALS_PATH}"
-    )
-
-
-def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> str:
-    """What `make run` prints once everything answers: addresses, credentials, a first request."""
-    base = settings.base_url
-    users = "\n".join(
-        f"    {name:8} role={c['role']:7} password={c['password']}" for name, c in credentials.items()
-    )
-    return (
-        "\nReferral Loop is running. Ctrl-C stops everything.\n\n"
-        f"  Intake form   {base}/\n"
-        f"  Intake API    {base}/   (OpenAPI: {base}/docs)\n"
-        f"  NATS          {nats.url}   (monitoring: {nats.monitor_url})\n"
-        f"  Event store   {store_description(settings)}\n"
-        f"  Mail          {mail_description(settings)}\n"
-        f"  Logs          {logs_dir(settings)}/"
-        "  (intake, store-writer, feedback, mail-sink, nats-server)\n\n"
-        f"  Users ({settings.users_path}):\n{users}\n\n"
-        f"  Try:\n    {curl_hint(settings, credentials)}\n"
-    )
-
-
-def uses_embedded_mail() -> bool:
-    """`make run` mails to its own sink unless an SMTP server is configured."""
-    return f"{ENV_PREFIX}SMTP_HOST" not in os.environ
 
 
 def with_embedded_mail(settings: Settings) -> Settings:
     """The embedded sink on loopback is the one place TLS is off by default."""
     update = {"smtp_host": "127.0.0.1", "smtp_port": settings.mail_sink_port, "smtp_tls": "none"}
     return settings.model_copy(update=update) if uses_embedded_mail() else settings
-
-
-def mail_description(settings: Settings) -> str:
-    if uses_embedded_mail():
-        return f"every email is kept as a .eml file in {settings.mail_dir}/ (SMTP sink on port {settings.mail_sink_port})"
-    return f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_tls})"
 
 
 def prepare_dirs(settings: Settings) -> None:
@@ -162,7 +109,7 @@ class DevStack:
         self.nats.start()
         self.nats.wait_ready(timeout=30.0)
         names = ["mail-sink"] if uses_embedded_mail() else []
-        for name in [*names, "store-writer", "feedback", "intake"]:
+        for name in [*names, "store-writer", "feedback", "projections", "intake"]:
             if not self.stopping.is_set():
                 self.children.append(Child.start(name, self.settings))
 

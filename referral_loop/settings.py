@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     )
     mail_sink_port: int = Field(1025, description="Port of the embedded SMTP sink of `make run`.")
 
+    views_sqlite_path: Path | None = Field(
+        None, description="SQLite file of the read models; default data_dir/store/views.sqlite."
+    )
+    ops_host: str = Field("127.0.0.1", description="Ops API and dashboard bind address.")
+    ops_port: int = Field(8001, description="Ops API and dashboard port.")
+
     log_level: str = "INFO"
 
     @property
@@ -83,6 +89,10 @@ class Settings(BaseSettings):
     @property
     def feedback_sqlite_file(self) -> Path:
         return self.feedback_sqlite_path or self.data_dir / "store" / "feedback.sqlite"
+
+    @property
+    def views_sqlite_file(self) -> Path:
+        return self.views_sqlite_path or self.data_dir / "store" / "views.sqlite"
 
     @property
     def mail_dir(self) -> Path:

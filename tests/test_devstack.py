@@ -6,12 +6,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from referral_loop.devstack import (
-    banner,
-    embedded_nats,
-    intake_health_url,
-    nats_address,
-)
+from referral_loop.devstack import embedded_nats, intake_health_url, nats_address
+from referral_loop.devstack_banner import banner
 from referral_loop.settings import Settings, settings_env
 
 CREDENTIALS = {

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from eventsourcing.persistence import PersistenceError
 
 from referral_loop.settings import Settings
 from referral_loop.store.ledger import ReferralLedger
 
+T = TypeVar("T")
 _RECORDERS = {
     "sqlite": "referral_loop.store.recorders:BatchTrackingSQLiteRecorder",
     "postgres": "referral_loop.store.recorders:BatchTrackingPostgresRecorder",
@@ -58,4 +64,15 @@ def _postgres_env(settings: Settings) -> dict[str, str]:
 
 def open_ledger(settings: Settings) -> ReferralLedger:
     """The referrals event store, with tables created if missing."""
-    return ReferralLedger(env=ledger_env(settings))
+    return opening(lambda: ReferralLedger(env=ledger_env(settings)))
+
+
+def opening(open_store: Callable[[], T], attempts: int = 8) -> T:
+    """Open a store, retrying while another process creates the same tables at the same moment
+    (PostgreSQL answers concurrent DDL with 'tuple concurrently updated' or a unique violation)."""
+    for attempt in range(1, attempts):
+        try:
+            return open_store()
+        except PersistenceError:
+            time.sleep(0.05 * 2**attempt)
+    return open_store()

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from zoneinfo import ZoneInfo
-
 from nats.aio.client import Client
 
+from referral_loop.deadlines import deadline_policy
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
-from referral_loop.store.config import open_ledger, store_env
+from referral_loop.store.config import open_ledger, opening, store_env
 from services.feedback.clock import Clock, SystemClock
-from services.feedback.deadlines import DeadlinePolicy
 from services.feedback.ledger import FeedbackLedger
 from services.feedback.letters import Practice
 from services.feedback.mailer import SmtpMailer
 from services.feedback.rendering import Renderer
 from services.feedback.service import Parts
-
-
-def deadline_policy(settings: Settings) -> DeadlinePolicy:
-    return DeadlinePolicy(
-        timezone=ZoneInfo(settings.practice_timezone),
-        margin=timedelta(hours=settings.report_margin_hours),
-        default_business_days=settings.report_default_business_days,
-        warning=timedelta(hours=settings.report_warning_hours),
-    )
 
 
 def practice(settings: Settings) -> Practice:
@@ -40,7 +28,7 @@ def practice(settings: Settings) -> Practice:
 
 def open_feedback_ledger(settings: Settings) -> FeedbackLedger:
     env = store_env(settings, FeedbackLedger.name, settings.feedback_sqlite_file)
-    return FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals)
+    return opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
 
 
 def parts(settings: Settings, nc: Client, clock: Clock | None = None) -> Parts:

@@ -14,9 +14,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 
+from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
 from services.feedback.case import FeedbackCase
-from services.feedback.deadlines import DeadlinePolicy
 from services.feedback.policy import Decisions
 
 UPSTREAM = "Referrals"

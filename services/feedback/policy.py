@@ -9,8 +9,8 @@ from uuid import UUID
 
 from contracts import Fact
 from contracts.events import PatientSeen, ReferralReceived, ReturnVisitScheduled
+from referral_loop.deadlines import DeadlinePolicy
 from services.feedback.case import FeedbackCase, OfficeTally, office_key
-from services.feedback.deadlines import DeadlinePolicy
 
 ACKNOWLEDGEMENT, REPORT, THANK_YOU = "acknowledgement", "report", "thank_you"
 SENT_FACT = {ACKNOWLEDGEMENT: "AcknowledgementSent", REPORT: "ReportSent", THANK_YOU: "ThankYouSent"}

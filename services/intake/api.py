@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts import Fact, events
 from contracts.referral import Referral
-from services.intake.auth import Reader, Writer
+from referral_loop.auth import Reader, Writer
 from services.intake.commands import (
     FactRejected,
     build_fact,

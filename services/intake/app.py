@@ -11,17 +11,17 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from referral_loop.auth import Authenticator
 from referral_loop.bus import connect
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
+from referral_loop.users import UserDirectory
 from services.intake import api, pages
-from services.intake.auth import Authenticator
 from services.intake.errors import validation_error
 from services.intake.limits import BodySizeLimit
 from services.intake.reader import ReferralReader
 from services.intake.submission import Intake
-from services.intake.users import UserDirectory
 
 log = logging.getLogger(__name__)
 

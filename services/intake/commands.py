@@ -10,8 +10,8 @@ from pydantic import AwareDatetime, BaseModel, create_model
 
 from contracts import Actor, ActorKind, Fact
 from referral_loop.store.referral import ALLOWED_FROM, Status
+from referral_loop.users import User
 from services.intake.idempotency import event_id_for
-from services.intake.users import User
 
 CLOCK_SKEW = timedelta(minutes=5)
 

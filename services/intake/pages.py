@@ -17,13 +17,13 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from referral_loop.auth import WRITERS, Reader, Writer
+from referral_loop.users import User
 from services.intake.api import status_of
-from services.intake.auth import WRITERS, Reader, Writer
 from services.intake.form import FIELDS, GROUPS, KEY_FIELD, flat_values, initial_values, parse
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
 from services.intake.reader import ReferralView
 from services.intake.submission import submit_referral
-from services.intake.users import User
 
 HERE = Path(__file__).parent
 STYLE = HERE / "static" / "style.css"

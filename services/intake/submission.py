@@ -13,9 +13,9 @@ from contracts import Fact
 from contracts.events import ReferralReceived
 from contracts.referral import Referral
 from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.users import User
 from services.intake.commands import build_fact
 from services.intake.reader import ReferralReader
-from services.intake.users import User
 
 
 class Accepted(BaseModel):

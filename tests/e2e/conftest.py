@@ -15,7 +15,7 @@ import pytest
 from referral_loop.mailsink import MailSink
 from referral_loop.natsd import free_port
 from referral_loop.settings import Settings
-from services.intake.users import ensure_local_users
+from referral_loop.users import ensure_local_users
 from tests.support.processes import ProcessRegistry
 from tests.support.servers import NatsServer
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from contracts import Fact
 from contracts.events import Delivery, ReportSent, ReturnVisit, ReturnVisitScheduled
+from referral_loop.deadlines import DeadlinePolicy, add_business_days
 from services.feedback.case import FeedbackCase, OfficeTally
-from services.feedback.deadlines import DeadlinePolicy, add_business_days
 from services.feedback.policy import Decisions
 from tests.support import referrals as make
 

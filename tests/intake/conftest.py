@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from contracts import Fact
 from referral_loop.settings import Settings
+from referral_loop.users import ensure_local_users
 from services.intake.app import create_app
-from services.intake.users import ensure_local_users
 
 
 @dataclass

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from referral_loop.settings import Settings
+
 
 @dataclass(frozen=True)
 class DeadlinePolicy:
@@ -41,3 +43,12 @@ def add_business_days(moment: datetime, days: int) -> datetime:
         if result.weekday() < 5:
             days -= 1
     return result
+
+
+def deadline_policy(settings: Settings) -> DeadlinePolicy:
+    return DeadlinePolicy(
+        timezone=ZoneInfo(settings.practice_timezone),
+        margin=timedelta(hours=settings.report_margin_hours),
+        default_business_days=settings.report_default_business_days,
+        warning=timedelta(hours=settings.report_warning_hours),
+    )

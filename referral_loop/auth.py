@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from services.intake.users import Role, User, UserDirectory
+from referral_loop.users import Role, User, UserDirectory
 
 _basic = HTTPBasic(realm="Referral Loop", auto_error=False)
 READERS = frozenset({Role.INTAKE, Role.OPS})

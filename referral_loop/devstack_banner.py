@@ -1,0 +1,65 @@
+"""What `make run` prints: where everything is, how to sign in, a first request to try."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from referral_loop.natsd import NatsServer
+from referral_loop.settings import ENV_PREFIX, Settings
+
+Credentials = dict[str, dict[str, str]]
+REFERRALS_PATH = "/api/referrals"
+
+
+def uses_embedded_mail() -> bool:
+    """`make run` mails to its own sink unless an SMTP server is configured."""
+    return f"{ENV_PREFIX}SMTP_HOST" not in os.environ
+
+
+def logs_dir(settings: Settings) -> Path:
+    return settings.data_dir / "logs"
+
+
+def store_description(settings: Settings) -> str:
+    if settings.store == "sqlite":
+        return f"SQLite {settings.sqlite_file}"
+    s = settings
+    return f"PostgreSQL {s.postgres_user}@{s.postgres_host}:{s.postgres_port}/{s.postgres_dbname}"
+
+
+def curl_hint(settings: Settings, credentials: Credentials) -> str:
+    name = next((n for n, c in credentials.items() if c["role"] == "intake"), "intake")
+    password = credentials.get(name, {}).get("password", "PASSWORD")
+    return (
+        f"curl -u {name}:{password} -H 'content-type: application/json' "
+        f"-d @examples/referral.json {settings.base_url}{REFERRALS_PATH}"
+    )
+
+
+def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> str:
+    """What `make run` prints once everything answers: addresses, credentials, a first request."""
+    base = settings.base_url
+    users = "\n".join(
+        f"    {name:8} role={c['role']:7} password={c['password']}" for name, c in credentials.items()
+    )
+    return (
+        "\nReferral Loop is running. Ctrl-C stops everything.\n\n"
+        f"  Intake form   {base}/\n"
+        f"  Intake API    {base}/   (OpenAPI: {base}/docs)\n"
+        f"  Ops dashboard http://{settings.ops_host}:{settings.ops_port}/   "
+        f"(API: http://{settings.ops_host}:{settings.ops_port}/docs)\n"
+        f"  NATS          {nats.url}   (monitoring: {nats.monitor_url})\n"
+        f"  Event store   {store_description(settings)}\n"
+        f"  Mail          {mail_description(settings)}\n"
+        f"  Logs          {logs_dir(settings)}/"
+        "  (intake, store-writer, feedback, projections, mail-sink, nats-server)\n\n"
+        f"  Users ({settings.users_path}):\n{users}\n\n"
+        f"  Try:\n    {curl_hint(settings, credentials)}\n"
+    )
+
+
+def mail_description(settings: Settings) -> str:
+    if uses_embedded_mail():
+        return f"every email is kept as a .eml file in {settings.mail_dir}/ (SMTP sink on port {settings.mail_sink_port})"
+    return f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_tls})"

@@ -1,0 +1,195 @@
+"""How each referral fact changes the read models: one small function per fact type."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from contracts import Fact
+from contracts.events import (
+    AppointmentScheduled,
+    PatientSeen,
+    ReferralReceived,
+    ReportDueSoon,
+    ReturnVisitScheduled,
+)
+from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.store.referral import STATUS_AFTER
+from services.projections.db import Cursor
+from services.projections.icd10 import chapter
+from services.projections.schema import REFERRAL_COLUMNS, parse_stamp, stamp
+
+Volume = Counter[tuple[str, str, str, str]]
+"""(month, dimension, key, label) -> referrals to add."""
+
+
+class Apply:
+    """Applies facts inside one transaction; volume counts are summed and written once per page."""
+
+    def __init__(self, cursor: Cursor, tables: dict[str, str], deadlines: DeadlinePolicy) -> None:
+        self.cursor, self.t, self.deadlines = cursor, tables, deadlines
+        self.volume: Volume = Counter()
+
+    def fact(self, fact: Fact) -> None:
+        handler = HANDLERS.get(fact.type)
+        if handler is not None:
+            handler(self, fact)
+        new_status = STATUS_AFTER.get(fact.type)
+        if new_status is not None and fact.type != "ReferralReceived":
+            self.update(fact, status=new_status.value)
+
+    def update(self, fact: Fact, **values: Any) -> None:
+        values["updated_at"] = stamp(fact.recorded_at)
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        sql = f"UPDATE {self.t['referral_view']} SET {assignments} WHERE referral_id = ?"
+        self.cursor.execute(sql, [*values.values(), str(fact.referral_id)])
+
+    def row(self, fact: Fact, *columns: str) -> tuple[Any, ...] | None:
+        sql = f"SELECT {', '.join(columns)} FROM {self.t['referral_view']} WHERE referral_id = ?"
+        self.cursor.execute(sql, [str(fact.referral_id)])
+        found = self.cursor.fetchone()
+        return tuple(found) if found is not None else None
+
+    def flush(self) -> None:
+        sql = (
+            f"INSERT INTO {self.t['volume_monthly']} (month, dimension, key, label, count) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (dimension, key, month) DO UPDATE SET count = "
+            f"{self.t['volume_monthly']}.count + excluded.count"
+        )
+        self.cursor.executemany(sql, [(*k, n) for k, n in sorted(self.volume.items())])
+        self.volume.clear()
+
+
+def received(apply: Apply, fact: Fact) -> None:
+    assert isinstance(fact, ReferralReceived)
+    row = referral_row(fact)
+    marks = ", ".join("?" * len(REFERRAL_COLUMNS))
+    sql = (
+        f"INSERT INTO {apply.t['referral_view']} ({', '.join(REFERRAL_COLUMNS)}) VALUES ({marks}) "
+        "ON CONFLICT (referral_id) DO NOTHING"
+    )
+    apply.cursor.execute(sql, [row.get(c) for c in REFERRAL_COLUMNS])
+    if apply.cursor.rowcount == 1:
+        for dimension, key, label in dimensions(row):
+            apply.volume[(row["month"], dimension, key, label)] += 1
+
+
+def referral_row(fact: ReferralReceived) -> dict[str, Any]:
+    data, patient = fact.data, fact.data.patient
+    return {
+        "referral_id": str(fact.referral_id),
+        "patient_key": patient_key(patient.given_name, patient.family_name, patient.birth_date),
+        "patient_name": f"{patient.given_name} {patient.family_name}",
+        "clinic_key": (data.referring_clinic.report_email or data.referring_clinic.name).strip().lower(),
+        "clinic": data.referring_clinic.name,
+        "provider_npi": data.referring_provider.npi,
+        "provider_name": data.referring_provider.name,
+        "specialty": data.requested_specialty.strip().lower(),
+        "reason_chapter": chapter(data.diagnosis_codes[0] if data.diagnosis_codes else None),
+        "payer": data.patient.insurance.payer if data.patient.insurance else "Self-pay or unknown",
+        "priority": data.priority.value,
+        "channel": data.channel.value,
+        "month": fact.occurred_at.strftime("%Y-%m"),
+        "received_at": stamp(fact.occurred_at),
+        "received_recorded_at": stamp(fact.recorded_at),
+        "status": "received",
+        "no_shows": 0,
+        "return_visit_on": data.return_visit_on.isoformat() if data.return_visit_on else None,
+        "updated_at": stamp(fact.recorded_at),
+    }
+
+
+def dimensions(row: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        ("total", "all", "All referrals"),
+        ("clinic", row["clinic_key"], row["clinic"]),
+        ("provider", row["provider_npi"], row["provider_name"]),
+        ("specialty", row["specialty"], row["specialty"]),
+        ("reason", row["reason_chapter"], row["reason_chapter"]),
+        ("payer", row["payer"].strip().lower(), row["payer"]),
+        ("priority", row["priority"], row["priority"]),
+    ]
+
+
+def patient_key(given: str, family: str, birth_date: date) -> str:
+    """The same patient across referrals (CMS50 counts a patient's first referral only)."""
+    text = f"{given.strip().lower()}|{family.strip().lower()}|{birth_date.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def scheduled(apply: Apply, fact: Fact) -> None:
+    assert isinstance(fact, AppointmentScheduled)
+    first = apply.row(fact, "scheduled_at", "scheduled_recorded_at") or (None, None)
+    apply.update(
+        fact,
+        scheduled_at=first[0] or stamp(fact.occurred_at),
+        scheduled_recorded_at=first[1] or stamp(fact.recorded_at),
+        appointment_at=stamp(fact.data.appointment_at),
+    )
+
+
+def seen(apply: Apply, fact: Fact) -> None:
+    assert isinstance(fact, PatientSeen)
+    visit = apply.row(fact, "return_visit_on")
+    return_visit = date.fromisoformat(visit[0]) if visit and visit[0] else None
+    due = apply.deadlines.report_due(fact.occurred_at, return_visit)
+    apply.update(
+        fact,
+        seen_at=stamp(fact.occurred_at),
+        seen_recorded_at=stamp(fact.recorded_at),
+        report_due_at=stamp(due),
+    )
+
+
+def return_visit(apply: Apply, fact: Fact) -> None:
+    assert isinstance(fact, ReturnVisitScheduled)
+    values: dict[str, Any] = {"return_visit_on": fact.data.return_visit_on.isoformat()}
+    row = apply.row(fact, "seen_at")
+    if row and row[0]:
+        values["report_due_at"] = stamp(
+            apply.deadlines.report_due(parse_stamp(row[0]), fact.data.return_visit_on)
+        )
+    apply.update(fact, **values)
+
+
+def report_sent(apply: Apply, fact: Fact) -> None:
+    apply.update(fact, report_sent_at=stamp(fact.occurred_at), report_recorded_at=stamp(fact.recorded_at))
+
+
+def deadline(column: str) -> Callable[[Apply, Fact], None]:
+    def handler(apply: Apply, fact: Fact) -> None:
+        assert isinstance(fact, ReportDueSoon) or fact.type == "ReportOverdue"
+        due: datetime = fact.data.due_at
+        apply.update(fact, **{column: stamp(fact.occurred_at), "report_due_at": stamp(due)})
+
+    return handler
+
+
+def moment(column: str) -> Callable[[Apply, Fact], None]:
+    def handler(apply: Apply, fact: Fact) -> None:
+        apply.update(fact, **{column: stamp(fact.occurred_at)})
+
+    return handler
+
+
+def no_show(apply: Apply, fact: Fact) -> None:
+    sql = f"UPDATE {apply.t['referral_view']} SET no_shows = no_shows + 1 WHERE referral_id = ?"
+    apply.cursor.execute(sql, [str(fact.referral_id)])
+
+
+HANDLERS: dict[str, Callable[[Apply, Fact], None]] = {
+    "ReferralReceived": received,
+    "ReferralAccepted": moment("accepted_at"),
+    "ReferralDeclined": moment("declined_at"),
+    "ReferralCancelled": moment("cancelled_at"),
+    "AppointmentScheduled": scheduled,
+    "PatientNoShow": no_show,
+    "PatientSeen": seen,
+    "ReturnVisitScheduled": return_visit,
+    "ReportSent": report_sent,
+    "ReportDueSoon": deadline("due_soon_at"),
+    "ReportOverdue": deadline("overdue_at"),
+}

@@ -1,0 +1,56 @@
+"""The projector: applies pages of referral facts to the read models, exactly once.
+
+Each page is one transaction: the rows, the volume counters and the new position commit
+together, and the position only moves from the value read in that same transaction, so a
+page applied twice (a crash, a second projector, a rebuild swapping tables) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.store.follower import Recorded
+from services.projections.db import Cursor, Database
+from services.projections.facts import Apply
+from services.projections.schema import create, tables
+
+
+class PositionMoved(Exception):
+    """Another writer moved the position during this page: nothing of it was applied."""
+
+
+class Projector:
+    def __init__(self, db: Database, deadlines: DeadlinePolicy, suffix: str = "") -> None:
+        self.db, self.deadlines, self.suffix = db, deadlines, suffix
+        self.t = tables(suffix)
+        create(db, suffix)
+
+    def position(self) -> int:
+        rows = self.db.query(f"SELECT position FROM {self.t['view_position']} WHERE name = 'referrals'")
+        return int(rows[0][0]) if rows else 0
+
+    def process(self, page: Sequence[Recorded]) -> int:
+        """Apply the facts of `page` not applied yet; the position afterwards."""
+        with self.db.transaction() as cursor:
+            current = self._locked_position(cursor)
+            fresh = [r for r in page if r.position > current]
+            if not fresh:
+                return current
+            apply = Apply(cursor, self.t, self.deadlines)
+            for recorded in fresh:
+                apply.fact(recorded.fact)
+            apply.flush()
+            self._move(cursor, current, fresh[-1].position)
+            return fresh[-1].position
+
+    def _locked_position(self, cursor: Cursor) -> int:
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        cursor.execute(f"SELECT position FROM {self.t['view_position']} WHERE name = 'referrals'{lock}")
+        return int(cursor.fetchone()[0])
+
+    def _move(self, cursor: Cursor, current: int, to: int) -> None:
+        sql = f"UPDATE {self.t['view_position']} SET position = ? WHERE name = 'referrals' AND position = ?"
+        cursor.execute(sql, [to, current])
+        if cursor.rowcount != 1:
+            raise PositionMoved(f"position moved from {current} during the page")

@@ -1,0 +1,109 @@
+"""The read models' tables: one row per referral, monthly volume counters, the follower's position.
+
+Times are UTC text in one fixed format (`stamp`), so they sort and compare as text on both
+databases. `*_recorded_at` columns say when the store learned a milestone: as-of queries
+("as known on") filter on them, while the milestone's own time is when it happened.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.projections.db import Database
+
+REFERRAL_COLUMNS = [
+    "referral_id",
+    "patient_key",
+    "patient_name",
+    "clinic_key",
+    "clinic",
+    "provider_npi",
+    "provider_name",
+    "specialty",
+    "reason_chapter",
+    "payer",
+    "priority",
+    "channel",
+    "month",
+    "received_at",
+    "received_recorded_at",
+    "status",
+    "accepted_at",
+    "scheduled_at",
+    "scheduled_recorded_at",
+    "appointment_at",
+    "no_shows",
+    "seen_at",
+    "seen_recorded_at",
+    "return_visit_on",
+    "report_due_at",
+    "report_sent_at",
+    "report_recorded_at",
+    "due_soon_at",
+    "overdue_at",
+    "cancelled_at",
+    "declined_at",
+    "updated_at",
+]
+INTEGER_COLUMNS = {"no_shows"}
+DIMENSIONS = ["total", "clinic", "provider", "specialty", "reason", "payer", "priority"]
+
+
+def tables(suffix: str = "") -> dict[str, str]:
+    return {name: f"{name}{suffix}" for name in ("referral_view", "volume_monthly", "view_position")}
+
+
+def table_ddl(suffix: str = "") -> list[str]:
+    t = tables(suffix)
+    columns = ", ".join(
+        f"{c} {'INTEGER NOT NULL DEFAULT 0' if c in INTEGER_COLUMNS else 'TEXT'}"
+        for c in REFERRAL_COLUMNS[1:]
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {t['referral_view']} (referral_id TEXT PRIMARY KEY, {columns})",
+        f"CREATE TABLE IF NOT EXISTS {t['volume_monthly']} (month TEXT NOT NULL, dimension TEXT NOT NULL, "
+        "key TEXT NOT NULL, label TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (dimension, key, month))",
+        f"CREATE TABLE IF NOT EXISTS {t['view_position']} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+        f"INSERT INTO {t['view_position']} (name, position) VALUES ('referrals', 0) ON CONFLICT (name) DO NOTHING",
+    ]
+
+
+def index_ddl() -> list[str]:
+    """Secondary indexes of the live tables (a rebuild loads without them, then adds them at the swap)."""
+    return [
+        "CREATE INDEX IF NOT EXISTS referral_view_month ON referral_view (month)",
+        "CREATE INDEX IF NOT EXISTS referral_view_status ON referral_view (status)",
+        "CREATE INDEX IF NOT EXISTS referral_view_clinic ON referral_view (clinic_key, month)",
+        "CREATE INDEX IF NOT EXISTS volume_monthly_month ON volume_monthly (dimension, month)",
+    ]
+
+
+def create(db: Database, suffix: str = "") -> None:
+    with db.transaction() as cursor:
+        for statement in table_ddl(suffix) + ([] if suffix else index_ddl()):
+            cursor.execute(statement)
+
+
+def swap_in(db: Database, suffix: str) -> None:
+    """Make the tables built under `suffix` the live ones, in one transaction."""
+    with db.transaction() as cursor:
+        for live, built in zip(tables().values(), tables(suffix).values(), strict=True):
+            cursor.execute(f"DROP TABLE IF EXISTS {live}")
+            cursor.execute(f"ALTER TABLE {built} RENAME TO {live}")
+        for statement in index_ddl():
+            cursor.execute(statement)
+
+
+def drop(db: Database, suffix: str) -> None:
+    with db.transaction() as cursor:
+        for table in tables(suffix).values():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as fixed-width UTC text: 2026-11-22T20:42:37.123456Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
