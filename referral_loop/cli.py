@@ -56,6 +56,12 @@ def _rebuild(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from services.projections.report_cli import main as report
+
+    return report(settings, args.report_args)
+
+
 def _run(settings: Settings, _: argparse.Namespace) -> int:
     from referral_loop.devstack import main
 
@@ -81,6 +87,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "mail-sink": ("a local SMTP server keeping every message as a .eml file (for make run)", _mail_sink),
     "projections": ("keep the read models current and serve the ops API and dashboard", _projections),
     "rebuild": ("replay the store into fresh read models, with progress, and swap them in", _rebuild),
+    "report": ("print volume, trends, worklists, KPIs, scorecards or CMS50 from the read models", _report),
     "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
     "users": ("create the local users once and print their credentials", _users),
 }
@@ -90,7 +97,13 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="referral-loop", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        if name == "report":  # everything after `report`, its own -h too, goes to report_cli
+            sub.add_parser(name, help=help_text, add_help=False, prefix_chars="+")
+        else:
+            sub.add_parser(name, help=help_text)
+    sub.choices["report"].add_argument(
+        "report_args", nargs=argparse.REMAINDER, help="see `referral-loop report -h`"
+    )
     sub.choices["users"].add_argument("--password-of", metavar="USER", help="print only this user's password")
     return root
 

@@ -45,9 +45,24 @@ class BatchTrackingPostgresRecorder(PostgresProcessRecorder):
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        for tracking in kwargs.get("trackings", ()):
-            self._insert_tracking(curs, tracking)
+        trackings: Sequence[Tracking] = kwargs.get("trackings", ())
+        if self.datastore.single_row_tracking or len(trackings) < 2:
+            for tracking in trackings:
+                self._insert_tracking(curs, tracking)
+        else:
+            self._insert_many_trackings(curs, trackings)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_many_trackings(self, curs: Cursor[DictRow], trackings: Sequence[Tracking]) -> None:
+        """One statement for a batch's positions: inside eventsourcing's pipeline, hundreds of
+        single inserts could stall the connection; one array insert cannot."""
+        self._check_has_multi_row_tracking_table(curs)
+        (name,) = {t.application_name for t in trackings}
+        statement = SQL(
+            "INSERT INTO {0}.{1} (application_name, notification_id) SELECT %s, unnest(%s::bigint[])"
+        )
+        table = statement.format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        curs.execute(table, (name, [t.notification_id for t in trackings]))
 
     def tracked_positions(self, upstream: str, positions: Iterable[int]) -> set[int]:
         """Which of these upstream positions are already recorded."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from referral_loop.bus import connect, declare_referral_streams
 from referral_loop.settings import Settings
+from referral_loop.signals import stop_on_signals
 from services.feedback.bootstrap import parts
 from services.feedback.service import FeedbackService
 
@@ -19,9 +19,7 @@ async def run(settings: Settings) -> None:
     await declare_referral_streams(nc.jetstream(), settings)
     wired = await asyncio.to_thread(parts, settings, nc)
     service = FeedbackService(wired)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, service.stopping.set)
+    stop_on_signals(service.stopping)
     log.info("feedback following the referral store; mail via %s:%d", settings.smtp_host, settings.smtp_port)
     try:
         await service.run()

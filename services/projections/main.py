@@ -27,8 +27,11 @@ async def run(settings: Settings) -> None:
     projector = await asyncio.to_thread(Projector, db, deadline_policy(settings))
     follower = StoreFollower(referrals, projector.process, projector.position, page_size=1000)
     config = uvicorn.Config(
-        create_app(settings, db), host=settings.ops_host, port=settings.ops_port,
-        log_level=settings.log_level.lower(), access_log=False,
+        create_app(settings),
+        host=settings.ops_host,
+        port=settings.ops_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
     )
     following = asyncio.create_task(follower.run())
     log.info("projections following the referral store; ops on %s:%d", settings.ops_host, settings.ops_port)

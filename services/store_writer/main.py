@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from contracts import bus
 from referral_loop.bus import connect, declare_referral_streams, ensure_consumer
 from referral_loop.settings import Settings
+from referral_loop.signals import stop_on_signals
 from referral_loop.store.config import open_ledger
 from services.store_writer.writer import StoreWriter
 
@@ -22,9 +22,7 @@ async def run(settings: Settings) -> None:
     await declare_referral_streams(js, settings)
     await ensure_consumer(js, bus.STREAM, bus.store_writer_consumer())
     writer = StoreWriter(js, ledger, settings.writer_batch, settings.writer_fetch_wait_s)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, writer.stopping.set)
+    stop_on_signals(writer.stopping)
     log.info("store writer recording %s into the %s store", bus.STREAM, settings.store)
     try:
         await writer.run()

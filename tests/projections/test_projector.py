@@ -57,7 +57,9 @@ def test_a_page_applied_twice_counts_once(projector: Projector) -> None:
     assert sum(volume(projector, "total").values()) == 2
 
 
-def test_a_position_moved_by_someone_else_refuses_the_page(projector: Projector, store_settings: Settings) -> None:
+def test_a_position_moved_by_someone_else_refuses_the_page(
+    projector: Projector, store_settings: Settings
+) -> None:
     other = Projector(Database(store_settings), deadline_policy(store_settings))
     other.process(page(make.received()))
     assert projector.process(page(make.received())) == 1

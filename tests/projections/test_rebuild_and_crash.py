@@ -70,7 +70,9 @@ def test_a_projector_killed_mid_catch_up_counts_everything_once(
 
     def counted() -> int:
         try:
-            return int(db.query("SELECT COALESCE(SUM(count), 0) FROM volume_monthly WHERE dimension = 'total'")[0][0])
+            return int(
+                db.query("SELECT COALESCE(SUM(count), 0) FROM volume_monthly WHERE dimension = 'total'")[0][0]
+            )
         except Exception:
             return 0
 

@@ -1,0 +1,209 @@
+"""The ops JSON API over the read models: volume, trends, worklists, KPIs, scorecards, CMS50.
+
+Every endpoint is a GET for a signed-in reader (intake or ops role) and also answers CSV
+with `?format=csv`. Months are 'YYYY-MM'; a range defaults to the 12 months ending this month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Concatenate, Literal, ParamSpec, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import AfterValidator, BeforeValidator
+
+from referral_loop.auth import Reader
+from services.projections import csv_export as csv
+from services.projections.db import Database
+from services.projections.models import (
+    Cms50,
+    Dimension,
+    Kpis,
+    Scorecard,
+    Trend,
+    VolumeFilter,
+    VolumeReport,
+    WorkItem,
+    Worklists,
+)
+from services.projections.queries.kpis import cms50, kpis, scorecards
+from services.projections.queries.trends import trends
+from services.projections.queries.volume import MONTH, parse_month, shift_month, volume
+from services.projections.queries.worklists import worklists
+
+P = ParamSpec("P")
+T = TypeVar("T")
+MAX_MONTHS = 60
+
+
+def check_month(value: str | None) -> str | None:
+    if value and not MONTH.fullmatch(value):
+        raise ValueError("use a month as YYYY-MM, e.g. 2026-06")
+    return value or None
+
+
+def resolve_range(first: str | None, last: str | None) -> tuple[tuple[str, str], dict[str, str]]:
+    """The months asked for, defaults filled in (12 months ending this month), and field errors."""
+    last = last or datetime.now(UTC).strftime("%Y-%m")
+    first = first or shift_month(last, -11)
+    (first_year, first_number), (last_year, last_number) = parse_month(first), parse_month(last)
+    span = (last_year - first_year) * 12 + last_number - first_number + 1
+    if span < 1:
+        return (first, last), {"to": "must not be before from"}
+    return (first, last), {"to": f"at most {MAX_MONTHS} months from from"} if span > MAX_MONTHS else {}
+
+
+def parse_as_of(text: str) -> datetime:
+    """A date (as known at the end of that day, UTC) or an ISO time (UTC unless it says otherwise)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError("use a date (2026-06-30) or a time (2026-06-30T17:00:00Z)") from None
+    if ":" not in text:
+        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+router = APIRouter(prefix="/api", tags=["reports"])
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "JSON or CSV"}}
+LISTS = Literal["to_schedule", "scheduled", "awaiting_report", "overdue", "closed"]
+
+Month = Annotated[str | None, AfterValidator(check_month)]
+AsOf = Annotated[
+    datetime | None,
+    BeforeValidator(lambda v: parse_as_of(v) if isinstance(v, str) else v),
+    Query(description="As known at this moment (recorded by then): a date (end of that day, UTC) or a time."),
+]
+Format = Annotated[Literal["json", "csv"], Query(alias="format", description="json (default) or csv")]
+
+
+async def run(request: Request, query: Callable[Concatenate[Database, P], T], *a: P.args, **k: P.kwargs) -> T:
+    """Run a blocking query in a worker thread; one query at a time on the app's one connection."""
+    state = request.app.state
+
+    def locked() -> T:
+        with state.db_lock:
+            return query(state.db, *a, **k)
+
+    return await asyncio.to_thread(locked)
+
+
+def window(
+    first: Annotated[Month, Query(alias="from", description="First month, 'YYYY-MM'.")] = None,
+    last: Annotated[Month, Query(alias="to", description="Last month, 'YYYY-MM'.")] = None,
+    clinic: Annotated[str | None, Query(max_length=200, description="Only this referring office.")] = None,
+    provider: Annotated[str | None, Query(max_length=20, description="Only this provider (NPI).")] = None,
+    specialty: Annotated[str | None, Query(max_length=100, description="Only this specialty.")] = None,
+    as_of: AsOf = None,
+) -> VolumeFilter:
+    """The months (at most MAX_MONTHS), the filters and the moment a report looks at."""
+    (first_month, last_month), errors = resolve_range(first, last)
+    if errors:
+        raise RequestValidationError([field_error(f, m) for f, m in errors.items()])
+    return VolumeFilter(
+        first_month=first_month,
+        last_month=last_month,
+        clinic=clinic or None,
+        provider_npi=provider or None,
+        specialty=specialty or None,
+        as_of=as_of,
+    )
+
+
+def field_error(field: str, message: str) -> dict[str, Any]:
+    return {"loc": ("query", field), "msg": message, "type": "value_error"}
+
+
+Window = Annotated[VolumeFilter, Depends(window)]
+
+
+def answer(found: Any, fmt: str, name: str, rows: Callable[[], list[list[str]]]) -> Response:
+    if fmt == "json":
+        return JSONResponse(jsonable_encoder(found))
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return Response(csv.to_csv(rows()), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/volume", response_model=VolumeReport, responses=CSV)
+async def get_volume(
+    request: Request,
+    _: Reader,
+    span: Window,
+    by: Dimension = Dimension.CLINIC,
+    fmt: Format = "json",
+    top: Annotated[int | None, Query(ge=1, le=500, description="Only the N largest by total.")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Response:
+    """Referrals per month by one dimension, with the same months a year earlier."""
+    report = await run(request, volume, by, span, top=top, offset=offset, limit=limit)
+    name = f"volume-{by.value}-{span.first_month}-{span.last_month}"
+    return answer(report, fmt, name, lambda: csv.volume_rows(report))
+
+
+@router.get("/trends", response_model=list[Trend], responses=CSV)
+async def get_trends(
+    request: Request,
+    _: Reader,
+    by: Literal["clinic", "provider"] = "clinic",
+    month: Month = None,
+    window_months: Annotated[int, Query(alias="window", ge=1, le=MAX_MONTHS)] = 6,
+    as_of: AsOf = None,
+    fmt: Format = "json",
+) -> Response:
+    """Each referrer's month against its trailing average: new, growing, steady, declining or lapsed."""
+    chosen = month or datetime.now(UTC).strftime("%Y-%m")
+    found = await run(request, trends, Dimension(by), chosen, window_months=window_months, as_of=as_of)
+    return answer(found, fmt, f"trends-{by}-{chosen}", lambda: csv.model_rows(found, Trend))
+
+
+@router.get("/worklists", response_model=Worklists, responses=CSV)
+async def get_worklists(
+    request: Request,
+    _: Reader,
+    fmt: Format = "json",
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    list_name: Annotated[LISTS | None, Query(alias="list", description="Which list, for CSV.")] = None,
+) -> Response:
+    """Open referrals by what they wait for (with patient names: intake and ops roles only)."""
+    if fmt == "csv" and list_name is None:
+        raise RequestValidationError([field_error("list", "choose a list for CSV, e.g. list=overdue")])
+    found = await run(request, worklists, datetime.now(UTC), limit=limit)
+    items = getattr(found, list_name or "overdue")
+    return answer(found, fmt, f"worklist-{list_name}", lambda: csv.model_rows(items, WorkItem))
+
+
+@router.get("/kpis", response_model=list[Kpis], responses=CSV)
+async def get_kpis(request: Request, _: Reader, span: Window, fmt: Format = "json") -> Response:
+    """Loop KPIs per month of referral: lead time, no-shows, report turnaround."""
+    found = await run(request, kpis, span)
+    name = f"kpis-{span.first_month}-{span.last_month}"
+    return answer(found, fmt, name, lambda: csv.model_rows(found, Kpis))
+
+
+@router.get("/scorecards", response_model=list[Scorecard], responses=CSV)
+async def get_scorecards(request: Request, _: Reader, span: Window, fmt: Format = "json") -> Response:
+    """Each referring office's scorecard over the months."""
+    found = await run(request, scorecards, span)
+    name = f"scorecards-{span.first_month}-{span.last_month}"
+    return answer(found, fmt, name, lambda: csv.model_rows(found, Scorecard))
+
+
+@router.get("/cms50", response_model=Cms50, responses=CSV)
+async def get_cms50(
+    request: Request,
+    _: Reader,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    clinic: Annotated[str | None, Query(max_length=200)] = None,
+    as_of: AsOf = None,
+    fmt: Format = "json",
+) -> Response:
+    """CMS50 closing the referral loop for one year: referred patients whose report came back."""
+    chosen = year or datetime.now(UTC).year
+    found = await run(request, cms50, chosen, clinic=clinic or None, as_of=as_of)
+    return answer(found, fmt, f"cms50-{chosen}", lambda: csv.model_rows([found], Cms50))
