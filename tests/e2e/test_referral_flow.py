@@ -10,12 +10,13 @@ from tests.e2e.conftest import Stack, until_ok
 from tests.support import referrals as make
 
 
-async def test_a_posted_referral_shows_with_its_timeline_within_a_second(stack: Stack) -> None:
+async def test_a_posted_referral_shows_with_its_timeline(stack: Stack) -> None:
+    """Speed is the benchmark's to show (bench/); a generous bound here keeps a busy CI machine honest."""
     posted = await stack.client.post("/api/referrals", json=make.referral_body())
     assert posted.status_code == 202, posted.text
     started = time.monotonic()
-    shown = await until_ok(stack.client, posted.json()["status_url"], timeout=1.0)
-    assert shown.status_code == 200, f"not shown within a second ({time.monotonic() - started:.2f}s)"
+    shown = await until_ok(stack.client, posted.json()["status_url"], timeout=10.0)
+    assert shown.status_code == 200, f"not shown after {time.monotonic() - started:.2f}s"
     assert shown.json()["status"] == "received"
     assert shown.json()["timeline"][0]["type"] == "ReferralReceived"
 
