@@ -21,7 +21,8 @@ from services.feedback.clock import Clock
 from services.feedback.drafting import NoAddress, letter_for
 from services.feedback.ledger import FeedbackLedger
 from services.feedback.letters import Letter, Practice
-from services.feedback.mailer import BadAddress, PermanentFailure, SmtpMailer, TransientFailure, build_message
+from services.feedback.mailer import SmtpMailer
+from services.feedback.message import BadAddress, PermanentFailure, TransientFailure, build_message
 from services.feedback.outbox import Item, Outbox
 from services.feedback.rendering import Renderer
 

@@ -19,11 +19,11 @@ from contracts.referral import Referral
 from referral_loop.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.letters import Kind, Letter, Practice, Rendered
-from services.feedback.mailer import (
+from services.feedback.mailer import SmtpMailer
+from services.feedback.message import (
     AuthRejected,
     BadAddress,
     PermanentFailure,
-    SmtpMailer,
     TlsUnavailable,
     TransientFailure,
     build_message,
