@@ -15,19 +15,15 @@ aborts the connection without replying (a reply lost after the message was accep
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import itertools
 import logging
-import os
 import signal
 import ssl
-import tempfile
 import threading
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -35,44 +31,12 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from referral_loop.maildir import envelope_header, lf, message_id_hash, write_atomically
 from referral_loop.settings import Settings
 
 log = logging.getLogger(__name__)
 SINK_HOSTNAME = "mail-sink"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
-
-
-def envelope_header(envelope: Envelope) -> bytes:
-    """`Return-Path` and one `X-Envelope-To` per recipient, control characters removed."""
-    lines = [f"Return-Path: <{_clean(envelope.mail_from or '')}>"]
-    lines += [f"X-Envelope-To: <{_clean(rcpt)}>" for rcpt in envelope.rcpt_tos]
-    return "".join(line + "\r\n" for line in lines).encode("utf-8", "surrogateescape")
-
-
-def _clean(address: str) -> str:
-    return "".join(ch for ch in address if ch.isprintable() and not ch.isspace() and ch not in "<>")
-
-
-def _lf(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n")
-
-
-def message_id_hash(content: bytes) -> str:
-    """12 hex digits of SHA-256 over the Message-ID header (file-name safe whatever it holds)."""
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(content)
-    return hashlib.sha256(str(headers.get("Message-ID", "")).encode()).hexdigest()[:12]
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a hidden temp file beside `path`, then rename it into place."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 class _Handler:
@@ -249,7 +213,7 @@ class MailSink:
 
     def messages(self) -> list[EmailMessage]:
         """The stored messages, parsed, oldest first (CRLF read as LF: text parts end in "\\n")."""
-        return [message_from_bytes(_lf(path.read_bytes()), policy=policy.default) for path in self.files()]
+        return [message_from_bytes(lf(path.read_bytes()), policy=policy.default) for path in self.files()]
 
     def __enter__(self) -> Self:
         self.start()
