@@ -7,6 +7,7 @@ lifecycle status and the ids of the facts already recorded (so a repeat changes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -119,6 +120,14 @@ class Referral(Aggregate):
         if self.status not in allowed:
             raise LifecycleError(f"{fact.type} is not allowed on a referral that is {self.status.value}")
         self.trigger_event(getattr(Referral, fact.type), fact=as_stored(fact))
+
+
+def status_after(fact_types: Iterable[str]) -> Status:
+    """The status a referral has after these facts, in order (the aggregate applies the same map)."""
+    status = Status.RECEIVED
+    for fact_type in fact_types:
+        status = STATUS_AFTER.get(fact_type, status)
+    return status
 
 
 def as_stored(fact: Fact) -> dict[str, Any]:

@@ -15,6 +15,11 @@ from contracts.events import ConsultSummary
 from contracts.referral import Referral
 
 
+def reference(referral_id: UUID) -> str:
+    """A short referral reference for subjects, headers and logs: no PHI, recognisable by staff."""
+    return f"RL-{referral_id.hex[:8].upper()}"
+
+
 class Kind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     REPORT = "report"
@@ -59,8 +64,7 @@ class Letter:
 
     @property
     def reference(self) -> str:
-        """A short referral reference for subjects and headers: no PHI, recognisable by staff."""
-        return f"RL-{self.referral_id.hex[:8].upper()}"
+        return reference(self.referral_id)
 
     @property
     def first_referral(self) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from uuid import UUID
 
 from contracts import fact_from_dict
 from referral_loop.publisher import BusUnavailable, FactPublisher
@@ -20,7 +19,7 @@ from services.feedback.case import FeedbackCase
 from services.feedback.clock import Clock
 from services.feedback.drafting import NoAddress, letter_for
 from services.feedback.ledger import FeedbackLedger
-from services.feedback.letters import Letter, Practice
+from services.feedback.letters import Letter, Practice, reference
 from services.feedback.mailer import SmtpMailer
 from services.feedback.message import BadAddress, PermanentFailure, TransientFailure, build_message
 from services.feedback.outbox import Item, Outbox
@@ -112,11 +111,11 @@ class FeedbackService:
             message = build_message(self.parts.renderer.render(draft), draft, self.parts.practice)
             await self.parts.mailer.send(message)
         except TransientFailure as error:
-            log.warning("send of %s for %s failed, will retry: %s", item[1], _ref(item[0]), error)
+            log.warning("send of %s for %s failed, will retry: %s", item[1], reference(item[0]), error)
             self.outbox.send_failed(item, now)
             return None
         except (PermanentFailure, BadAddress) as error:
-            log.warning("send of %s for %s failed for good: %s", item[1], _ref(item[0]), error)
+            log.warning("send of %s for %s failed for good: %s", item[1], reference(item[0]), error)
             return commands.failed(item[1], str(error), now)
         return commands.sent(item[1], str(message["Message-ID"]), now)
 
@@ -129,7 +128,3 @@ class FeedbackService:
                 self.outbox.announced(item, now, ok=False)
                 continue
             self.outbox.announced(item, now, ok=True)
-
-
-def _ref(referral_id: UUID) -> str:
-    return f"RL-{referral_id.hex[:8].upper()}"

@@ -10,7 +10,7 @@ from uuid import UUID
 from contracts import Fact
 from contracts.events import ReferralReceived
 from referral_loop.store.ledger import ReferralLedger
-from referral_loop.store.referral import Referral, Status
+from referral_loop.store.referral import Referral, Status, status_after
 
 RECEIVED_TOPIC = f"{Referral.__module__}:Referral.ReferralReceived"
 
@@ -39,13 +39,13 @@ class ReferralReader:
         return await asyncio.to_thread(self._recent, limit)
 
     def _get(self, referral_id: UUID) -> ReferralView | None:
-        referral = self.ledger.referral(referral_id)
-        if referral is None:
-            return None
+        """One read of the referral's events gives both its timeline and its status."""
         timeline = self.ledger.timeline(referral_id)
+        if not timeline:
+            return None
         received = timeline[0]
         assert isinstance(received, ReferralReceived)
-        return ReferralView(referral_id, referral.status, received, timeline)
+        return ReferralView(referral_id, status_after(f.type for f in timeline), received, timeline)
 
     def _recent(self, limit: int) -> list[ReferralView]:
         recorder = self.ledger.recorder

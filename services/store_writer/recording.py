@@ -20,18 +20,26 @@ class Batch:
 
     facts: list[tuple[Msg, Positioned]] = field(default_factory=list)
     poison: list[tuple[Msg, str]] = field(default_factory=list)
+    decoded: bool = False
 
     @classmethod
     def of(cls, msgs: list[Msg]) -> Batch:
         batch = cls()
+        batch.decode(msgs)
+        return batch
+
+    def decode(self, msgs: list[Msg]) -> None:
+        """Sort the messages into facts and poison, once (a retried batch is not decoded again)."""
+        if self.decoded:
+            return
         for msg in msgs:
             try:
                 fact = parse_fact(msg.data)
             except ValidationError as error:
-                batch.poison.append((msg, describe(error)))
+                self.poison.append((msg, describe(error)))
                 continue
-            batch.facts.append((msg, Positioned(msg.metadata.sequence.stream, fact)))
-        return batch
+            self.facts.append((msg, Positioned(msg.metadata.sequence.stream, fact)))
+        self.decoded = True
 
     def positioned(self) -> list[Positioned]:
         return [p for _, p in self.facts]

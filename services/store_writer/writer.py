@@ -43,40 +43,42 @@ class StoreWriter:
             await self.handle(msgs)
 
     async def handle(self, msgs: list[Msg]) -> None:
-        batch = Batch.of(msgs)
+        try:
+            batch, results = await self.record(msgs)
+        except Exception as error:
+            await self.isolate(msgs, error)
+            return
         for msg, reason in batch.poison:
             await self.dead_letter(msg, reason)
-        if not batch.facts:
-            return
-        try:
-            results = await self.record(batch)
-        except Exception as error:
-            await self.isolate(batch, error)
-            return
         if results is not None:
             await asyncio.gather(*(self.settle(msg, results[p.position]) for msg, p in batch.facts))
 
-    async def isolate(self, batch: Batch, error: Exception) -> None:
+    async def isolate(self, msgs: list[Msg], error: Exception) -> None:
         """A fact broke the batch with an unexpected error: record one by one, park the culprit."""
-        if len(batch.facts) > 1:
-            for msg, _ in batch.facts:
+        if len(msgs) > 1:
+            for msg in msgs:
                 await self.handle([msg])
             return
         log.exception("fact could not be recorded", exc_info=error)
-        await self.dead_letter(batch.facts[0][0], f"could not be recorded: {type(error).__name__}")
+        await self.dead_letter(msgs[0], f"could not be recorded: {type(error).__name__}")
 
-    async def record(self, batch: Batch) -> dict[int, Result] | None:
-        """Record the batch; while the store fails, keep the messages ours and try again."""
-        delay = 0.2
+    async def record(self, msgs: list[Msg]) -> tuple[Batch, dict[int, Result] | None]:
+        """Decode and record in one thread hop; while the store fails, keep the messages ours and retry."""
+        batch, delay = Batch(), 0.2
         while not self.stopping.is_set():
             try:
-                return await asyncio.to_thread(self.ledger.record_batch, batch.positioned())
+                return batch, await asyncio.to_thread(self._decode_and_record, msgs, batch)
             except PersistenceError as error:
-                log.warning("store unavailable (%s); %d facts wait", type(error).__name__, len(batch.facts))
-                await asyncio.gather(*(msg.in_progress() for msg, _ in batch.facts))
+                log.warning("store unavailable (%s); %d facts wait", type(error).__name__, len(msgs))
+                await asyncio.gather(*(msg.in_progress() for msg in msgs))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_S)
-        return None
+        return batch, None
+
+    def _decode_and_record(self, msgs: list[Msg], batch: Batch) -> dict[int, Result]:
+        """Blocking: decode (pydantic) off the event loop, then one store transaction."""
+        batch.decode(msgs)
+        return self.ledger.record_batch(batch.positioned()) if batch.facts else {}
 
     async def settle(self, msg: Msg, result: Result) -> None:
         action, reason = verdict(msg, result)

@@ -46,6 +46,10 @@ class Loop:
     def mail(self, subject_part: str = "") -> list[EmailMessage]:
         return [m for m in self.sink.messages() if subject_part in str(m["Subject"])]
 
+    async def settle(self) -> None:
+        """Let the service run several ticks (it ticks every 20 ms) before checking what did not happen."""
+        await asyncio.sleep(0.3)
+
     async def until(self, check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while not check():

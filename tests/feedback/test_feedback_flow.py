@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -60,8 +59,10 @@ async def test_with_smtp_down_everything_is_sent_once_when_it_is_back(loop: Loop
     await loop.until(lambda: all(loop.parts.ledger.case(r) for r in rids), "the cases to be opened")
     for _ in range(5):
         loop.clock.advance(timedelta(seconds=61))
-        await loop.until(lambda: True, "a tick")
+        await loop.settle()
     assert loop.sink.messages() == []
+    tries = [a.tries for sends in loop.service.outbox.sends.values() for a in sends.values()]
+    assert len(tries) == 9 and min(tries) >= 2, f"every send is retried while SMTP refuses it: {tries}"
     loop.sink.refuse_with = None
     loop.clock.advance(timedelta(seconds=61))
     await loop.until(lambda: len(loop.sink.messages()) == 9, "all nine emails")
@@ -80,7 +81,7 @@ async def test_a_permanent_failure_is_recorded_with_its_reason_and_escalated_onc
     assert "550" in escalation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     connections = loop.sink.connections
     loop.clock.advance(timedelta(minutes=10))
-    await asyncio.sleep(0.3)
+    await loop.settle()
     assert loop.sink.connections == connections, "a permanent failure must not be retried"
     assert len(loop.mail("Referral received")) == 0
     case = loop.parts.ledger.case(rid)
@@ -98,7 +99,7 @@ async def test_the_same_permanent_failure_at_ops_ends_without_a_loop(loop: Loop)
         "the escalation's own failure recorded",
     )
     loop.clock.advance(timedelta(hours=1))
-    await asyncio.sleep(0.3)
+    await loop.settle()
     assert loop.timeline(rid).count("FeedbackFailed") == 1
     assert loop.sink.messages() == []
 
@@ -129,7 +130,7 @@ async def test_deadlines_fire_due_soon_then_overdue_once_each_while_smtp_fails(
         clock.advance(timedelta(hours=12, minutes=1))
         await loop.until(lambda: "ReportDueSoon" in loop.timeline(rid), "ReportDueSoon")
         clock.advance(timedelta(hours=1))
-        await loop.until(lambda: True, "a tick")
+        await loop.settle()
         assert "ReportOverdue" not in loop.timeline(rid)
         clock.advance(timedelta(days=1))
         await loop.until(lambda: "ReportOverdue" in loop.timeline(rid), "ReportOverdue")
@@ -153,7 +154,7 @@ async def test_tls_is_required_so_a_server_without_starttls_gets_nothing_and_the
         tries = loop.sink.connections
         for _ in range(3):
             clock.advance(timedelta(minutes=2))
-            await asyncio.sleep(0.2)
+            await loop.settle()
         assert loop.sink.connections > tries, "the report is retried"
         clock.advance(timedelta(hours=12))
         await loop.until(lambda: "ReportDueSoon" in loop.timeline(rid), "the escalation of the stuck report")

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 
 from contracts import Fact
-from referral_loop.store.referral import LifecycleError, Referral, Status, as_stored
+from referral_loop.store.referral import LifecycleError, Referral, Status, as_stored, status_after
 from tests.support import referrals as make
 
 
@@ -78,3 +78,10 @@ def test_rescheduling_is_allowed_and_a_no_show_can_be_rebooked() -> None:
     rid = uuid4()
     referral = given(make.received(rid), make.scheduled(rid), make.scheduled(rid))
     assert referral.status is Status.SCHEDULED
+
+
+def test_the_status_folded_from_a_timeline_matches_the_aggregates() -> None:
+    rid = uuid4()
+    facts = [make.received(rid), make.accepted(rid), make.scheduled(rid), make.seen(rid)]
+    referral = given(*facts)
+    assert status_after(f.type for f in facts) is referral.status is Status.SEEN
