@@ -6,12 +6,13 @@ position, all in one transaction: a batch is recorded whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import groupby
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import ApplicationRecorder
 
 from contracts import Fact, fact_from_dict
@@ -54,7 +55,7 @@ class ReferralLedger(Application[UUID]):
     def record_batch(self, batch: Sequence[Positioned]) -> dict[int, Result]:
         """Record what can be recorded; one transaction for the events and their positions."""
         already = self.recorder.tracked_positions(UPSTREAM, (p.position for p in batch))  # type: ignore[attr-defined]
-        touched: dict[UUID, Referral] = {}
+        touched = self._load({p.fact.referral_id for p in batch if p.position not in already})
         results = {
             p.position: Result(Outcome.DUPLICATE) if p.position in already else self._apply(p.fact, touched)
             for p in batch
@@ -63,14 +64,24 @@ class ReferralLedger(Application[UUID]):
         self.save(*touched.values(), trackings=trackings(UPSTREAM, done))
         return results
 
+    def _load(self, referral_ids: Iterable[UUID]) -> dict[UUID, Referral]:
+        """The stored referrals among these ids, read in one query (not one per fact)."""
+        stored = self.recorder.select_events_of(referral_ids)  # type: ignore[attr-defined]
+        events = (self.mapper.to_domain_event(s) for s in stored)
+        loaded: dict[UUID, Referral] = {}
+        for referral_id, group in groupby(events, key=lambda e: e.originator_id):
+            referral: Referral | None = project_aggregate(None, group)
+            if referral is not None:
+                loaded[referral_id] = referral
+        return loaded
+
     def _apply(self, fact: Fact, touched: dict[UUID, Referral]) -> Result:
-        referral = touched.get(fact.referral_id) or self._find(fact.referral_id)
+        referral = touched.get(fact.referral_id)
         if referral is None:
             if fact.type != "ReferralReceived":
                 return Result(Outcome.UNKNOWN_REFERRAL, f"no referral {fact.referral_id} in the store yet")
             touched[fact.referral_id] = Referral(fact=as_stored(fact))
             return Result(Outcome.RECORDED)
-        touched[fact.referral_id] = referral
         if referral.has_recorded(fact):
             return Result(Outcome.DUPLICATE)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
@@ -39,6 +40,28 @@ class BatchTrackingSQLiteRecorder(SQLiteProcessRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, [upstream, *wanted])
             return {row[0] for row in c.fetchall()}
+
+    def select_events_of(self, originator_ids: Iterable[UUID]) -> list[StoredEvent]:
+        """Every stored event of these aggregates in one query, by aggregate then version."""
+        wanted = [i.hex for i in originator_ids]
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        statement = (
+            f"SELECT * FROM {self.events_table_name} WHERE originator_id IN ({marks}) "  # noqa: S608
+            "ORDER BY originator_id, originator_version"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, wanted)
+            return [
+                StoredEvent(
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
 
 
 class BatchTrackingPostgresRecorder(PostgresProcessRecorder):
@@ -75,6 +98,26 @@ class BatchTrackingPostgresRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (upstream, wanted))
             return {row["notification_id"] for row in curs.fetchall()}
+
+    def select_events_of(self, originator_ids: Iterable[UUID]) -> list[StoredEvent]:
+        """Every stored event of these aggregates in one query, by aggregate then version."""
+        wanted = list(originator_ids)
+        if not wanted:
+            return []
+        statement = SQL(
+            "SELECT * FROM {0}.{1} WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (wanted,))
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
 
 def trackings(upstream: str, positions: Iterable[int]) -> list[Tracking]:

@@ -8,6 +8,7 @@ messages acked, so a crash at any point leads to redelivery, and redelivery to n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from eventsourcing.persistence import PersistenceError
@@ -30,17 +31,33 @@ class StoreWriter:
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
+        """Fetch the next batch while this one is decoded and recorded (ordered: one at a time)."""
         sub = await self.js.pull_subscribe_bind(durable=bus.STORE_WRITER, stream=bus.STREAM)
-        while not self.stopping.is_set():
-            try:
-                msgs = await sub.fetch(self.batch_size, timeout=self.fetch_wait_s)
-            except TimeoutError:
-                continue
-            except NatsError as error:
-                log.warning("fetch failed (%s); NATS may be restarting", type(error).__name__)
-                await asyncio.sleep(0.5)
-                continue
-            await self.handle(msgs)
+        upcoming = asyncio.create_task(self.fetch(sub))
+        try:
+            while not self.stopping.is_set():
+                msgs = await upcoming
+                upcoming = asyncio.create_task(self.fetch(sub))
+                await self.handle(msgs)
+        finally:
+            await self.hand_back(upcoming)
+
+    async def fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        try:
+            return await sub.fetch(self.batch_size, timeout=self.fetch_wait_s)
+        except TimeoutError:
+            return []
+        except NatsError as error:
+            log.warning("fetch failed (%s); NATS may be restarting", type(error).__name__)
+            await asyncio.sleep(0.5)
+            return []
+
+    @staticmethod
+    async def hand_back(upcoming: asyncio.Task[list[Msg]]) -> None:
+        """On stop, give a prefetched batch straight back to JetStream (not after the ack wait)."""
+        msgs = await upcoming
+        with contextlib.suppress(NatsError):
+            await asyncio.gather(*(msg.nak() for msg in msgs))
 
     async def handle(self, msgs: list[Msg]) -> None:
         try:
