@@ -6,10 +6,11 @@ This is the composition root: the only module that knows every service.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Callable
+
+import uvloop
 
 from referral_loop.settings import Settings, get_settings
 
@@ -24,14 +25,14 @@ def _intake(settings: Settings, _: argparse.Namespace) -> int:
 def _store_writer(settings: Settings, _: argparse.Namespace) -> int:
     from services.store_writer.main import run
 
-    asyncio.run(run(settings))
+    uvloop.run(run(settings))
     return 0
 
 
 def _feedback(settings: Settings, _: argparse.Namespace) -> int:
     from services.feedback.main import run
 
-    asyncio.run(run(settings))
+    uvloop.run(run(settings))
     return 0
 
 
@@ -45,7 +46,7 @@ def _mail_sink(settings: Settings, _: argparse.Namespace) -> int:
 def _projections(settings: Settings, _: argparse.Namespace) -> int:
     from services.projections.main import run
 
-    asyncio.run(run(settings))
+    uvloop.run(run(settings))
     return 0
 
 

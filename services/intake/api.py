@@ -73,12 +73,18 @@ def status_of(view: ReferralView) -> ReferralStatus:
     )
 
 
+def referral_of(body: ReferralSubmission) -> Referral:
+    """The referral without intake's own field; validated once already, so not validated again."""
+    fields = {name: getattr(body, name) for name in Referral.model_fields}
+    return Referral.model_construct(body.model_fields_set - {"received_at"}, **fields)
+
+
 @router.post("/referrals", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def post_referral(
     request: Request, body: ReferralSubmission, user: Writer, key: IdempotencyKey = None
 ) -> Accepted:
     """Accept a referral: answered only after JetStream has acknowledged the ReferralReceived fact."""
-    referral = Referral.model_validate(body.model_dump(exclude={"received_at"}))
+    referral = referral_of(body)
     referral_id = referral_id_for(user.name, key)
     return await submit_referral(request.app.state.intake, referral, referral_id, user, key, body.received_at)
 

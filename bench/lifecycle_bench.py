@@ -1,0 +1,123 @@
+"""One measured run of the whole stack: referrals through the lifecycle, watched from outside.
+
+    PYTHONPATH=. .venv/bin/python bench/lifecycle_bench.py --n 2000 [--rate 100] [--store postgres]
+
+Prints the run's figures as JSON: recorded facts/s, HTTP referrals accepted/s, latency
+percentiles (POST -> recorded, PatientSeen recorded -> report accepted by SMTP), projection lag,
+and each process's RSS (peak, and at a quarter and at the end of the run, to show growth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.observe import MailWatch, RssWatch, StoreWatch, ViewsWatch
+from bench.pipeline import FACTS_PER_REFERRAL, Driven, Driver, bodies, until_settled
+from bench.stack import Stack, running_stack
+
+SETTLE_TIMEOUT_S = 60.0
+
+
+def percentiles(values: list[float], scale: float = 1000.0) -> dict[str, float]:
+    """p50, p95, p99 and max, in ms by default; NaN-free (empty -> zeros)."""
+    if len(values) < 2:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "count": len(values)}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        "p50": cuts[49] * scale,
+        "p95": cuts[94] * scale,
+        "p99": cuts[98] * scale,
+        "max": max(values) * scale,
+        "count": len(values),
+    }
+
+
+def rate_of(times: list[float]) -> float:
+    return (len(times) - 1) / (max(times) - min(times)) if len(times) > 1 else 0.0
+
+
+def rss_report(watch: RssWatch) -> dict[str, dict[str, float]]:
+    found = {}
+    for name, samples in watch.samples.items():
+        if not samples:
+            continue
+        quarter = samples[len(samples) // 4][1]
+        found[name] = {
+            "peak_mib": watch.peak.get(name, 0.0),
+            "quarter_mib": quarter,
+            "end_mib": samples[-1][1],
+        }
+    return found
+
+
+def figures(
+    stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch, MailWatch]
+) -> dict[str, Any]:
+    store, views, mail = watches
+    domain = stack.settings.practice_email.rpartition("@")[2]
+    to_recorded = [store.seen[(rid, "ReferralReceived")] - t for rid, t in driven.posted.items()]
+    to_smtp = [
+        mail.accepted[f"<report.{rid}@{domain}>"] - store.seen[(rid, "PatientSeen")]
+        for rid in driven.posted
+        if (rid, "PatientSeen") in store.seen and f"<report.{rid}@{domain}>" in mail.accepted
+    ]
+    return {
+        "referrals_accepted": len(driven.accepted),
+        "refused": driven.refused,
+        "facts_recorded": len(store.positions),
+        "reports_sent": store.count("ReportSent"),
+        "recorded_facts_per_s": rate_of([t for _, t in store.positions]),
+        "http_referrals_per_s": len(driven.accepted) / (max(driven.accepted) - driven.started),
+        "reports_per_s": rate_of([store.seen[k] for k in store.seen if k[1] == "PatientSeen"]),
+        "post_to_recorded_ms": percentiles(to_recorded),
+        "seen_to_smtp_ms": percentiles(to_smtp),
+        "projection_lag_ms": percentiles(views.lags(store.positions)),
+    }
+
+
+async def drive(stack: Stack, n: int, rate: float | None, concurrency: int) -> dict[str, Any]:
+    payloads = bodies(n)
+    store, views = StoreWatch(stack.settings), ViewsWatch(stack.settings)
+    mail, rss = MailWatch(stack.settings.mail_dir), RssWatch(stack.pids())
+    watches = (store, views, mail)
+    for w in (*watches, rss):
+        w.thread.start()
+    try:
+        driven = await Driver(stack, store, concurrency).run(payloads, rate)
+        settled = await until_settled(
+            store, len(driven.accepted) * FACTS_PER_REFERRAL, stack, SETTLE_TIMEOUT_S
+        )
+        await asyncio.sleep(0.2)  # let the projector and the mail watch catch the last facts
+    finally:
+        for w in (*watches, rss):
+            w.thread.stop()
+        store.close()
+        views.close()
+    return {**figures(stack, driven, watches), "settled": settled, "rss": rss_report(rss)}
+
+
+def measure(n: int, rate: float | None, store: str = "sqlite", concurrency: int = 32) -> dict[str, Any]:
+    """A fresh stack in a temporary directory, n referrals through it, its figures."""
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp, running_stack(Path(tmp), store) as stack:
+        result = asyncio.run(drive(stack, n, rate, concurrency))
+    return {"n": n, "rate": rate, "store": store, "concurrency": concurrency, **result}
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__)
+    args.add_argument("--n", type=int, default=2000, help="referrals")
+    args.add_argument("--rate", type=float, default=None, help="referrals per second (default: flood)")
+    args.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    args.add_argument("--concurrency", type=int, default=32, help="HTTP requests in flight")
+    a = args.parse_args()
+    print(json.dumps(measure(a.n, a.rate, a.store, a.concurrency), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The real topology of `make run` for the benchmark: nats-server (sync_interval: always) and each
+service as its own process, on free ports in a temporary directory, all stopped afterwards.
+
+The store is SQLite by default; `postgres=` points the store writer, feedback and projections at
+an embedded PostgreSQL database instead (the views follow `store`, as in production).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from referral_loop.devstack import Child
+from referral_loop.natsd import NatsServer, free_port
+from referral_loop.settings import Settings
+from referral_loop.users import ensure_local_users
+from tests.support.servers import EmbeddedPostgres, fresh_postgres_database
+
+SERVICES = ("mail-sink", "store-writer", "feedback", "projections", "intake")
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    nats: NatsServer
+    password: str
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def pids(self) -> dict[str, int]:
+        found = {name: child.process.pid for name, child in self.children.items()}
+        if self.nats.pid is not None:
+            found["nats-server"] = self.nats.pid
+        return found
+
+    def check(self) -> None:
+        for name, child in self.children.items():
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {child.process.returncode}; see {self.settings.data_dir}"
+                )
+
+
+def stack_settings(root: Path, nats_url: str, store_update: dict[str, Any]) -> Settings:
+    mail_port = free_port()
+    return Settings(
+        data_dir=root,
+        nats_url=nats_url,
+        intake_port=free_port(),
+        ops_port=free_port(),
+        mail_sink_port=mail_port,
+        smtp_host="127.0.0.1",
+        smtp_port=mail_port,
+        smtp_tls="none",
+        log_level="WARNING",
+        **store_update,
+    )
+
+
+def wait_http(url: str, stack: Stack) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        stack.check()
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {READY_TIMEOUT_S:.0f}s")
+
+
+@contextmanager
+def postgres_store(root: Path) -> Iterator[dict[str, Any]]:
+    """An embedded PostgreSQL server in `root`, and the settings of a fresh database on it."""
+    server = EmbeddedPostgres(root / "postgres").start()
+    try:
+        yield {"store": "postgres", **fresh_postgres_database(server, "bench").settings_update()}
+    finally:
+        server.stop()
+
+
+@contextmanager
+def running_stack(root: Path, store: str = "sqlite") -> Iterator[Stack]:
+    with ExitStack() as stop:
+        update = stop.enter_context(postgres_store(root)) if store == "postgres" else {}
+        nats = stop.enter_context(NatsServer(store_dir=root / "nats", port=free_port(), server_name="bench"))
+        settings = stack_settings(root, nats.url, update)
+        stack = Stack(settings, nats, ensure_local_users(settings.users_path)["intake"]["password"])
+        stop.callback(lambda: [child.stop() for child in reversed(stack.children.values())])
+        for name in SERVICES:
+            stack.children[name] = Child.start(name, settings)
+        wait_http(f"{settings.base_url}/readyz", stack)
+        wait_http(f"http://127.0.0.1:{settings.ops_port}/healthz", stack)
+        yield stack
