@@ -14,6 +14,9 @@ import asyncio
 import json
 import statistics
 import tempfile
+import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from bench.observe import MailWatch, RssWatch, StoreWatch, ViewsWatch
 from bench.pipeline import FACTS_PER_REFERRAL, Driven, Driver, bodies, until_settled
 from bench.stack import Stack, running_stack
 
-SETTLE_TIMEOUT_S = 60.0
+SETTLE_TIMEOUT_S = 30.0
 
 
 def percentiles(values: list[float], scale: float = 1000.0) -> dict[str, float]:
@@ -56,12 +59,18 @@ def rss_report(watch: RssWatch) -> dict[str, dict[str, float]]:
     return found
 
 
-def figures(
-    stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch, MailWatch]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    n: int
+    rate: float | None  # referrals per second; None floods
+
+
+def figures(stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch, MailWatch]) -> dict[str, Any]:
+    """The figures of one phase: its referrals, and the store positions recorded during it."""
     store, views, mail = watches
     domain = stack.settings.practice_email.rpartition("@")[2]
-    to_recorded = [store.seen[(rid, "ReferralReceived")] - t for rid, t in driven.posted.items()]
+    window = [(p, t) for p, t in store.positions if driven.started <= t <= driven.settled]
     to_smtp = [
         mail.accepted[f"<report.{rid}@{domain}>"] - store.seen[(rid, "PatientSeen")]
         for rid in driven.posted
@@ -70,43 +79,51 @@ def figures(
     return {
         "referrals_accepted": len(driven.accepted),
         "refused": driven.refused,
-        "facts_recorded": len(store.positions),
-        "reports_sent": store.count("ReportSent"),
-        "recorded_facts_per_s": rate_of([t for _, t in store.positions]),
+        "facts_recorded": len(window),
+        "reports_sent": len(to_smtp),
+        "recorded_facts_per_s": rate_of([t for _, t in window]),
         "http_referrals_per_s": len(driven.accepted) / (max(driven.accepted) - driven.started),
-        "reports_per_s": rate_of([store.seen[k] for k in store.seen if k[1] == "PatientSeen"]),
-        "post_to_recorded_ms": percentiles(to_recorded),
+        "reports_per_s": rate_of([store.seen[(rid, "PatientSeen")] for rid in driven.posted]),
+        "post_to_recorded_ms": percentiles(
+            [store.seen[(rid, "ReferralReceived")] - t for rid, t in driven.posted.items()]
+        ),
         "seen_to_smtp_ms": percentiles(to_smtp),
-        "projection_lag_ms": percentiles(views.lags(store.positions)),
+        "projection_lag_ms": percentiles(views.lags(window)),
     }
 
 
-async def drive(stack: Stack, n: int, rate: float | None, concurrency: int) -> dict[str, Any]:
-    payloads = bodies(n)
+async def run_phase(stack: Stack, phase: Phase, store: StoreWatch, concurrency: int) -> Driven:
+    expected = len(store.positions) + phase.n * FACTS_PER_REFERRAL
+    driven = await Driver(stack, store, concurrency).run(bodies(phase.n, seed=zlib.crc32(phase.name.encode())), phase.rate)
+    driven.complete = await until_settled(store, expected, stack, SETTLE_TIMEOUT_S)
+    driven.settled = time.time()
+    print(f"  {phase.name}: {phase.n:,} referrals in {driven.settled - driven.started:.1f}s", flush=True)
+    return driven
+
+
+async def drive(stack: Stack, phases: list[Phase], concurrency: int) -> dict[str, Any]:
     store, views = StoreWatch(stack.settings), ViewsWatch(stack.settings)
     mail, rss = MailWatch(stack.settings.mail_dir), RssWatch(stack.pids())
     watches = (store, views, mail)
     for w in (*watches, rss):
         w.thread.start()
     try:
-        driven = await Driver(stack, store, concurrency).run(payloads, rate)
-        settled = await until_settled(
-            store, len(driven.accepted) * FACTS_PER_REFERRAL, stack, SETTLE_TIMEOUT_S
-        )
+        runs = [(phase, await run_phase(stack, phase, store, concurrency)) for phase in phases]
         await asyncio.sleep(0.2)  # let the projector and the mail watch catch the last facts
     finally:
         for w in (*watches, rss):
             w.thread.stop()
         store.close()
         views.close()
-    return {**figures(stack, driven, watches), "settled": settled, "rss": rss_report(rss)}
+    found = {p.name: {"n": p.n, "rate": p.rate, "complete": d.complete, **figures(stack, d, watches)} for p, d in runs}
+    return {"phases": found, "rss": rss_report(rss)}
 
 
-def measure(n: int, rate: float | None, store: str = "sqlite", concurrency: int = 32) -> dict[str, Any]:
-    """A fresh stack in a temporary directory, n referrals through it, its figures."""
+def measure(phases: list[Phase], store: str = "sqlite", concurrency: int = 32) -> dict[str, Any]:
+    """A fresh stack in a temporary directory, the phases one after another, their figures."""
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp, running_stack(Path(tmp), store) as stack:
-        result = asyncio.run(drive(stack, n, rate, concurrency))
-    return {"n": n, "rate": rate, "store": store, "concurrency": concurrency, **result}
+        result = asyncio.run(drive(stack, phases, concurrency))
+    return {"store": store, "concurrency": concurrency, **result}
 
 
 def main() -> None:
@@ -116,7 +133,7 @@ def main() -> None:
     args.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     args.add_argument("--concurrency", type=int, default=32, help="HTTP requests in flight")
     a = args.parse_args()
-    print(json.dumps(measure(a.n, a.rate, a.store, a.concurrency), indent=2))
+    print(json.dumps(measure([Phase("run", a.n, a.rate)], a.store, a.concurrency), indent=2))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ class Driven:
     accepted: list[float] = field(default_factory=list)
     refused: dict[int, int] = field(default_factory=dict)
     started: float = 0.0
+    settled: float = 0.0
+    complete: bool = False
 
 
 class Driver:

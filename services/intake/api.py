@@ -143,8 +143,7 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
             data, occurred_at = split_occurred_at(body, data_model)
             fact = build_fact(fact_class, referral_id, data, user, key, occurred_at)
             intake = request.app.state.intake
-            view = await intake.reader.get(referral_id)
-            check_allowed(fact.type, view.status if view else None)
+            check_allowed(fact.type, await intake.reader.status(referral_id))
         except FactRejected as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
         return await submit_fact(intake, fact)

@@ -34,6 +34,10 @@ class ReferralReader:
     async def get(self, referral_id: UUID) -> ReferralView | None:
         return await asyncio.to_thread(self._get, referral_id)
 
+    async def status(self, referral_id: UUID) -> Status | None:
+        """The referral's status alone (for lifecycle checks): its facts' types, nothing decoded."""
+        return await asyncio.to_thread(self._status, referral_id)
+
     async def recent(self, limit: int = 50) -> list[ReferralView]:
         """The most recently recorded referrals, newest first, with their status."""
         return await asyncio.to_thread(self._recent, limit)
@@ -46,6 +50,10 @@ class ReferralReader:
         received = timeline[0]
         assert isinstance(received, ReferralReceived)
         return ReferralView(referral_id, status_after(f.type for f in timeline), received, timeline)
+
+    def _status(self, referral_id: UUID) -> Status | None:
+        types = [e.fact["type"] for e in self.ledger.events.get(referral_id)]  # type: ignore[attr-defined]
+        return status_after(types) if types else None
 
     def _recent(self, limit: int) -> list[ReferralView]:
         recorder = self.ledger.recorder
