@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -28,18 +27,23 @@ def lf(data: bytes) -> bytes:
 
 
 def message_id_hash(content: bytes) -> str:
-    """12 hex digits of SHA-256 over the Message-ID header (file-name safe whatever it holds)."""
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(content)
+    """12 hex digits of SHA-256 over the Message-ID header (file-name safe whatever it holds).
+
+    Only the bytes up to the first blank line are parsed: the body holds no header."""
+    head, blank, _ = content.partition(b"\r\n\r\n")
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head + blank)
     return hashlib.sha256(str(headers.get("Message-ID", "")).encode()).hexdigest()[:12]
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a hidden temp file beside `path`, then rename it into place."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    """Write to a hidden temp file beside `path` (`.<name>.tmp`, created exclusively, owner-only),
+    then rename it into place. `path` is unique (the sink numbers its files), so is its temp file."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     feedback_sqlite_path: Path | None = Field(
         None, description="SQLite file of feedback's decisions; default data_dir/store/feedback.sqlite."
     )
+    feedback_poll_s: float = Field(
+        0.01, gt=0, description="How often feedback looks for new facts in the store when caught up."
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server for reports and notes.")
     smtp_port: int = Field(587, description="SMTP port (587 STARTTLS, 465 implicit TLS).")
     smtp_tls: Literal["starttls", "tls", "none"] = Field(
@@ -53,6 +56,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server's certificate.")
     smtp_timeout_s: float = Field(10.0, description="SMTP connect and command timeout.")
+    smtp_connections: int = Field(
+        4, ge=1, description="SMTP connections feedback sends over at once (each reused, TLS as set)."
+    )
     practice_name: str = Field("Referral Loop Specialty Clinic", description="Practice name on every email.")
     practice_address: str = Field("", description="Practice postal address on every email.")
     practice_phone: str = Field("", description="Practice phone on every email.")

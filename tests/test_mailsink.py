@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from referral_loop.maildir import message_id_hash, write_atomically
 from referral_loop.mailsink import MailSink
 from referral_loop.natsd import free_port, tcp_open
 
@@ -59,6 +60,14 @@ def test_a_message_is_stored_as_received_after_its_envelope(sink: MailSink) -> N
     )
     assert path.read_bytes() == envelope + RAW
     assert [p.name for p in sink.directory.iterdir()] == [path.name]  # no temp file left
+
+
+def test_the_file_name_hash_depends_on_the_message_id_header_alone(tmp_path: Path) -> None:
+    same = RAW.replace(b"Hello.", b"Message-ID: <not.a.header@body>")
+    assert message_id_hash(same) == message_id_hash(RAW) == message_id_hash(RAW.replace(b"\r\n", b"\n"))
+    assert message_id_hash(RAW) != message_id_hash(b"Subject: none\r\n\r\n")
+    write_atomically(tmp_path / "a.eml", RAW)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.eml"] and (tmp_path / "a.eml").read_bytes() == RAW
 
 
 def test_messages_are_parsed_oldest_first(sink: MailSink) -> None:

@@ -1,4 +1,4 @@
-"""Wiring the feedback service from Settings: stores, mailer, renderer, publisher, practice, clock."""
+"""Wiring the feedback service from Settings: stores, mailer pool, renderer, publisher, practice, clock."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from referral_loop.store.config import open_ledger, opening, store_env
 from services.feedback.clock import Clock, SystemClock
 from services.feedback.ledger import FeedbackLedger
 from services.feedback.letters import Practice
-from services.feedback.mailer import SmtpMailer
+from services.feedback.parts import Parts
+from services.feedback.pool import MailerPool
 from services.feedback.rendering import Renderer
-from services.feedback.service import Parts
 
 
 def practice(settings: Settings) -> Practice:
@@ -26,8 +26,14 @@ def practice(settings: Settings) -> Practice:
     )
 
 
+CASE_CACHE = "1000"
+"""Recently used cases kept in memory (feedback is its store's only writer, so the cache needs no
+fast-forwarding): a case is read several times within seconds (decide, draft, record, confirm)."""
+
+
 def open_feedback_ledger(settings: Settings) -> FeedbackLedger:
-    env = store_env(settings, FeedbackLedger.name, settings.feedback_sqlite_file)
+    cache = {"AGGREGATE_CACHE_MAXSIZE": CASE_CACHE, "AGGREGATE_CACHE_FASTFORWARD": "n"}
+    env = store_env(settings, FeedbackLedger.name, settings.feedback_sqlite_file, **cache)
     return opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
 
 
@@ -36,7 +42,7 @@ def parts(settings: Settings, nc: Client, clock: Clock | None = None) -> Parts:
     return Parts(
         referrals=open_ledger(settings),
         ledger=open_feedback_ledger(settings),
-        mailer=SmtpMailer(settings),
+        mailer=MailerPool.from_settings(settings),
         renderer=Renderer(settings.templates_dir),
         publisher=FactPublisher(nc),
         practice=practice(settings),

@@ -1,6 +1,7 @@
 """Feedback's own event store: its decisions, committed with the referral-store position they follow.
 
-One writer thread at a time (a lock): the follower's pages and the sender's records never race.
+One thread at a time (a lock): the follower's pages, the sender's reads and records never race.
+Recently used cases are cached (`bootstrap.CASE_CACHE`): this process is the store's only writer.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ class FeedbackLedger(Application[UUID]):
             return None
 
     def case(self, referral_id: UUID) -> FeedbackCase | None:
-        case: FeedbackCase | None = self.find(FeedbackCase, referral_id)
+        """The case as recorded (under the lock: a read never puts a stale copy in the cache)."""
+        with self.lock:
+            case: FeedbackCase | None = self.find(FeedbackCase, referral_id)
         return case
 
     def change(self, commands: Sequence[tuple[UUID, Callable[[FeedbackCase], object]]]) -> list[FeedbackCase]:

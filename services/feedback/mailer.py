@@ -1,4 +1,5 @@
-"""Sending letters by SMTP over one reused connection (messages are built in `message.py`).
+"""Sending letters by SMTP over one reused connection (messages are built in `wire.py`,
+or `message.py`; what an error means is decided in `smtp_failures.py`).
 
 Failures, each with a `reason` of SMTP stage, code and short server text (never content):
 - `PermanentFailure`: a 5xx answer to RCPT or DATA; `BadAddress` (a subclass) for an address
@@ -23,63 +24,20 @@ from types import TracebackType
 from typing import Self
 
 import aiosmtplib
-from aiosmtplib import SMTPDataError, SMTPException, SMTPRecipientsRefused, SMTPResponseException
+from aiosmtplib import SMTPException, SMTPRecipientsRefused, SMTPResponseException
 
 from referral_loop.settings import Settings
-from services.feedback.message import (
-    AuthRejected,
-    BadAddress,
-    MailFailure,
-    PermanentFailure,
-    TlsUnavailable,
-    TransientFailure,
-    clean_header_text,
-    envelope,
-)
+from services.feedback.message import AuthRejected, MailFailure, TlsUnavailable, envelope
+from services.feedback.smtp_failures import SMTP_ERRORS, classify, describe
+from services.feedback.wire import Outgoing
 
 IDLE_CHECK_S = 30.0
-REASON_MAX = 160
-
-
-def _short(text: str) -> str:
-    return clean_header_text(text)[:REASON_MAX]
-
-
-def classify(exc: Exception) -> MailFailure:
-    """The failure an aiosmtplib (or socket) error means for this message."""
-    if isinstance(exc, MailFailure):
-        return exc
-    if isinstance(exc, SMTPRecipientsRefused) and exc.recipients:
-        return _by_code("RCPT", exc.recipients[0])
-    if isinstance(exc, SMTPDataError):
-        return _by_code("DATA", exc)
-    if isinstance(exc, ValueError):
-        return BadAddress("an envelope address was refused before sending")
-    if isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(exc.__cause__, ssl.SSLError):
-        return TlsUnavailable(f"TLS handshake failed: {describe(exc.__cause__)}")
-    return TransientFailure(describe(exc))
-
-
-def describe(exc: BaseException) -> str:
-    """A short reason: the error's kind, the SMTP code and the server's text. No message content."""
-    if isinstance(exc, SMTPResponseException):
-        return f"{type(exc).__name__} {exc.code} {_short(exc.message)}"
-    return f"{type(exc).__name__}: {_short(str(exc))}"
-
-
-def _by_code(stage: str, exc: SMTPResponseException) -> MailFailure:
-    reason = f"{stage} {exc.code} {_short(exc.message)}"
-    return PermanentFailure(reason) if 500 <= exc.code < 600 else TransientFailure(reason)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
     """Certificate and host name verification on; smtp_ca_file, if set, is the trust store."""
     cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
     return ssl.create_default_context(cafile=cafile)
-
-
-SMTP_ERRORS = (SMTPException, OSError, ValueError)
-"""What a send can fail with (OSError covers ssl.SSLError and timeouts; ValueError bad addresses)."""
 
 
 class SmtpMailer:
@@ -102,11 +60,14 @@ class SmtpMailer:
     async def send(self, msg: EmailMessage) -> None:
         """Deliver `msg` to its one To address; MailFailure subclasses on failure."""
         sender, recipient = envelope(msg)
-        data = msg.as_bytes()
+        await self.deliver(Outgoing(sender, recipient, str(msg["Message-ID"]), msg.as_bytes()))
+
+    async def deliver(self, out: Outgoing) -> None:
+        """Send an email already built (`wire.outgoing`); MailFailure subclasses on failure."""
         async with self._lock:
             smtp = await self._connection()
             try:
-                await smtp.sendmail(sender, [recipient], data)
+                await smtp.sendmail(out.sender, [out.recipient], out.data)
             except SMTP_ERRORS as exc:
                 if not isinstance(exc, SMTPResponseException | SMTPRecipientsRefused):
                     await self._drop()  # the connection's state is unknown: start afresh next time

@@ -18,7 +18,7 @@ async def run(settings: Settings) -> None:
     nc = await connect(settings, name="feedback")
     await declare_referral_streams(nc.jetstream(), settings)
     wired = await asyncio.to_thread(parts, settings, nc)
-    service = FeedbackService(wired)
+    service = FeedbackService(wired, poll_s=settings.feedback_poll_s)
     stop_on_signals(service.stopping)
     log.info("feedback following the referral store; mail via %s:%d", settings.smtp_host, settings.smtp_port)
     try:

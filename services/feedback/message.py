@@ -1,4 +1,5 @@
 """Building the email for a letter: one MIME message, built once, with no PHI in any header.
+(The sender writes the same bytes directly with `wire.py`; this is the reference it is held to.)
 
 From is the practice, To is the referring clinic's report address alone (no display name), the
 Subject is the renderer's (cleaned of control characters and encoded words), the Message-ID is

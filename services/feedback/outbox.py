@@ -6,6 +6,7 @@ next try. Retries back off (1 s doubling to 60 s); the durable decisions live in
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ MAX_BACKOFF = timedelta(seconds=60)
 RECHECK_ANNOUNCED = timedelta(seconds=30)
 Item = tuple[UUID, str]
 PRIORITY = {REPORT: 0, "thank_you": 1, "acknowledgement": 2}
-"""The report goes first: it is the one with a deadline."""
+"""The report goes first (in a case and across cases): it is the one with a deadline."""
 
 
 @dataclass
@@ -67,8 +68,9 @@ class Outbox:
             table.pop(rid, None)
 
     def due_sends(self, now: datetime, limit: int) -> list[Item]:
+        """Up to `limit` sends due now: reports first, then by when they were tracked."""
         due = ((rid, key) for rid, keys in self.sends.items() for key, a in keys.items() if a.next_at <= now)
-        return list(itertools.islice(due, limit))
+        return heapq.nsmallest(limit, due, key=lambda item: PRIORITY.get(item[1], len(PRIORITY)))
 
     def due_announcements(self, now: datetime, limit: int) -> list[tuple[Item, dict[str, Any]]]:
         due = (

@@ -1,72 +1,90 @@
 """The feedback service's loops: follow the store, send what is due, announce, watch deadlines.
 
-Every decision is recorded in feedback's store before anything is sent; a send is recorded
-right after the SMTP server accepts it, so a crash in between sends it at most once more.
+Every decision is recorded in feedback's store before anything is sent; the outcomes of a batch
+of sends are recorded right after the batch, so a crash in between resends at most that batch's
+letters, each once more. Sending and announcing are loops of their own, each woken at once by new
+work; their tick (`tick_s`) is for retries and deadlines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from dataclasses import dataclass
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
 
 from contracts import fact_from_dict
-from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.publisher import BusUnavailable
 from referral_loop.store.follower import StoreFollower
-from referral_loop.store.ledger import ReferralLedger
 from services.feedback import commands
 from services.feedback.case import FeedbackCase
-from services.feedback.clock import Clock
-from services.feedback.drafting import NoAddress, letter_for
-from services.feedback.ledger import FeedbackLedger
-from services.feedback.letters import Letter, Practice, reference
-from services.feedback.mailer import SmtpMailer
-from services.feedback.message import BadAddress, PermanentFailure, TransientFailure, build_message
-from services.feedback.outbox import Item, Outbox
-from services.feedback.rendering import Renderer
+from services.feedback.outbox import Outbox
+from services.feedback.parts import Parts
+from services.feedback.sending import Sender
 
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Parts:
-    referrals: ReferralLedger
-    ledger: FeedbackLedger
-    mailer: SmtpMailer
-    renderer: Renderer
-    publisher: FactPublisher
-    practice: Practice
-    clock: Clock
+__all__ = ["FeedbackService", "Parts"]
+BATCH = 50
+"""Most sends at once (and announcements published together); a crash resends at most these."""
 
 
 class FeedbackService:
-    def __init__(self, parts: Parts, batch: int = 50, tick_s: float = 0.05) -> None:
+    def __init__(self, parts: Parts, batch: int = BATCH, tick_s: float = 0.05, poll_s: float = 0.01) -> None:
         self.parts, self.batch, self.tick_s = parts, batch, tick_s
         self.outbox = Outbox()
-        self.follower = StoreFollower(parts.referrals, parts.ledger.process, parts.ledger.position)
+        self.follower = StoreFollower(
+            parts.referrals, parts.ledger.process, parts.ledger.position, idle_s=poll_s
+        )
+        self.sender = Sender(parts, self.outbox, self.track)
         self.stopping = asyncio.Event()
+        self.sends_due, self.facts_due = asyncio.Event(), asyncio.Event()
+        """Set when cases with sends (or announcements) are tracked: that loop goes on at once."""
+        self.next_watch = 0.0
 
     async def run(self) -> None:
         for case in await asyncio.to_thread(self.parts.ledger.open_cases):
             self.outbox.track(case, self.parts.clock.now())
-        follow = asyncio.create_task(self.follower.run(self.track))
+        loops = [
+            asyncio.create_task(self.follower.run(self.track)),
+            asyncio.create_task(self.keep(self.sends_due, self.send_due)),
+            asyncio.create_task(self.keep(self.facts_due, self.announce_and_watch)),
+        ]
+        stop = asyncio.create_task(self.stopping.wait())
         try:
-            while not self.stopping.is_set():
-                await self.tick()
-                await asyncio.sleep(self.tick_s)
+            done, _ = await asyncio.wait([stop, *loops], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a loop that ended with an error ends the service with it
         finally:
-            self.follower.stopping.set()
-            await follow
+            for event in (self.stopping, self.follower.stopping, self.sends_due, self.facts_due):
+                event.set()  # the loops see `stopping` once woken
+            await asyncio.gather(stop, *loops, return_exceptions=True)
+
+    async def keep(self, wake: asyncio.Event, work: Callable[[], Awaitable[bool]]) -> None:
+        """Do `work` until stopped: again at once if it had more to do or was woken, else after a tick."""
+        while not self.stopping.is_set():
+            wake.clear()
+            if not await work():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.tick_s)
 
     def track(self, cases: list[FeedbackCase]) -> None:
         now = self.parts.clock.now()
         for case in cases:
             self.outbox.track(case, now)
+            if case.pending:
+                self.sends_due.set()
+            if case.announcing:
+                self.facts_due.set()
 
-    async def tick(self) -> None:
-        await self.watch_deadlines()
-        await self.send_due()
-        await self.announce_due()
+    async def send_due(self) -> bool:
+        """One batch of due sends; whether it was full (more may be due)."""
+        return await self.sender.send_due(self.batch) >= self.batch
+
+    async def announce_and_watch(self) -> bool:
+        """Report deadlines (at most once a tick), then due announcements; whether a full batch."""
+        if time.monotonic() >= self.next_watch:
+            self.next_watch = time.monotonic() + self.tick_s
+            await self.watch_deadlines()
+        return await self.announce_due() >= self.batch
 
     async def watch_deadlines(self) -> None:
         now, policy = self.parts.clock.now(), self.parts.ledger.deadlines
@@ -79,52 +97,12 @@ class FeedbackService:
         if due:
             self.track(await asyncio.to_thread(self.parts.ledger.change, due))
 
-    async def send_due(self) -> None:
-        items = self.outbox.due_sends(self.parts.clock.now(), self.batch)
-        if not items:
-            return
-        for item, draft in await asyncio.to_thread(self.draft, items):
-            command = await self.send(item, draft)
-            if command is not None:
-                self.track(await asyncio.to_thread(self.parts.ledger.change, [(item[0], command)]))
-
-    def draft(self, items: list[Item]) -> list[tuple[Item, Letter | str]]:
-        """Letters for these sends, read from the store in one thread hop (a str: why there is none)."""
-        drafts: list[tuple[Item, Letter | str]] = []
-        for rid, key in items:
-            case = self.parts.ledger.case(rid)
-            if case is None or key not in case.pending:
-                continue
-            try:
-                drafts.append(((rid, key), letter_for(case, key, self.parts.practice)))
-            except NoAddress as error:
-                drafts.append(((rid, key), str(error)))
-        return drafts
-
-    async def send(self, item: Item, draft: Letter | str) -> commands.Command | None:
-        """Send one letter; the command that records the outcome (recorded at once, so a crash
-        after the server accepted it resends only this one)."""
+    async def announce_due(self) -> int:
+        """Publish due announcements together, each retried on its own if not taken; how many."""
         now = self.parts.clock.now()
-        if isinstance(draft, str):
-            return commands.failed(item[1], draft, now)
-        try:
-            message = build_message(self.parts.renderer.render(draft), draft, self.parts.practice)
-            await self.parts.mailer.send(message)
-        except TransientFailure as error:
-            log.warning("send of %s for %s failed, will retry: %s", item[1], reference(item[0]), error)
-            self.outbox.send_failed(item, now)
-            return None
-        except (PermanentFailure, BadAddress) as error:
-            log.warning("send of %s for %s failed for good: %s", item[1], reference(item[0]), error)
-            return commands.failed(item[1], str(error), now)
-        return commands.sent(item[1], str(message["Message-ID"]), now)
-
-    async def announce_due(self) -> None:
-        now = self.parts.clock.now()
-        for item, fact in self.outbox.due_announcements(now, self.batch):
-            try:
-                await self.parts.publisher.publish(fact_from_dict(fact))
-            except BusUnavailable:
-                self.outbox.announced(item, now, ok=False)
-                continue
-            self.outbox.announced(item, now, ok=True)
+        due = self.outbox.due_announcements(now, self.batch)
+        if due:
+            results = await self.parts.publisher.publish_many([fact_from_dict(fact) for _, fact in due])
+            for (item, _), result in zip(due, results, strict=True):
+                self.outbox.announced(item, now, ok=not isinstance(result, BusUnavailable))
+        return len(due)

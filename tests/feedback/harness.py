@@ -22,7 +22,8 @@ from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import ReferralLedger
 from services.feedback.bootstrap import parts
 from services.feedback.clock import FakeClock
-from services.feedback.service import FeedbackService, Parts
+from services.feedback.parts import Parts
+from services.feedback.service import FeedbackService
 from services.store_writer.writer import StoreWriter
 from tests.support.bus import declare_all, publish
 
@@ -64,15 +65,17 @@ def feedback_settings(base: Settings, nats_url: str, sink: MailSink, **overrides
 
 @asynccontextmanager
 async def running_loop(
-    settings: Settings, sink: MailSink, clock: FakeClock | None = None
+    settings: Settings, sink: MailSink, clock: FakeClock | None = None, tick_s: float = 0.02
 ) -> AsyncIterator[Loop]:
-    """The store writer and the feedback service as tasks; everything stopped at the end."""
+    """The store writer and the feedback service as tasks; everything stopped at the end.
+
+    `tick_s`: the service's tick (retries, deadlines); new work wakes it at once regardless."""
     clock = clock or FakeClock(datetime.now(UTC))
     nc = await nats.connect(settings.nats_url)
     await declare_all(nc.jetstream(), settings)
     writer = StoreWriter(nc.jetstream(), open_ledger(settings), 100, 0.05)
     wired = await asyncio.to_thread(parts, settings, nc, clock)
-    service = FeedbackService(wired, tick_s=0.02)
+    service = FeedbackService(wired, tick_s=tick_s)
     tasks = [asyncio.create_task(writer.run()), asyncio.create_task(service.run())]
     try:
         yield Loop(nc, wired.referrals, wired, service, sink, clock)

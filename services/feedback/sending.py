@@ -1,0 +1,105 @@
+"""Sending due letters a batch at a time: drafted, rendered and built in a worker thread, sent at
+once over the pool's connections, and the batch's outcomes recorded together in one transaction.
+
+Every send was decided (recorded) before it goes; its outcome is recorded as soon as its batch is
+done, so a crash between a server's acceptance and that record resends at most the letters of
+that one batch, each once more (with the same Message-ID). Nothing recorded as sent goes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from uuid import UUID
+
+from services.feedback import commands
+from services.feedback.case import FeedbackCase
+from services.feedback.drafting import NoAddress, letter_for
+from services.feedback.letters import reference
+from services.feedback.message import BadAddress, PermanentFailure, TransientFailure
+from services.feedback.outbox import Item, Outbox
+from services.feedback.parts import Parts
+from services.feedback.wire import Outgoing, outgoing
+
+log = logging.getLogger(__name__)
+Draft = Outgoing | str
+"""The message to send, or why there can be none."""
+CHUNK = 8
+"""Letters built per thread hop: the first ones go out while the rest are being built."""
+Result = commands.Command | None | BaseException
+"""What one send gave: the command recording its outcome, nothing (retry later), or an error."""
+
+
+class Sender:
+    def __init__(self, parts: Parts, outbox: Outbox, track: Callable[[list[FeedbackCase]], None]) -> None:
+        self.parts, self.outbox, self.track = parts, outbox, track
+
+    async def send_due(self, limit: int) -> int:
+        """Send up to `limit` due letters at once and record how each went; how many were due.
+
+        Letters are built a few at a time (reports first), each few sent as soon as built while the
+        next are built; the outcomes are recorded once the whole batch is done."""
+        items = self.outbox.due_sends(self.parts.clock.now(), limit)
+        sending: list[tuple[Item, asyncio.Task[commands.Command | None]]] = []
+        try:
+            for start in range(0, len(items), CHUNK):
+                drafts, stale = await asyncio.to_thread(self.prepare, items[start : start + CHUNK])
+                self.track(stale)
+                sending += [(item, asyncio.create_task(self.send(item, draft))) for item, draft in drafts]
+        finally:
+            results = await asyncio.gather(*(task for _, task in sending), return_exceptions=True)
+            await self.record([item for item, _ in sending], results)
+        return len(items)
+
+    def prepare(self, items: list[Item]) -> tuple[list[tuple[Item, Draft]], list[FeedbackCase]]:
+        """The messages for these sends, read from the store and built (in a worker thread); and the
+        cases whose sends were done or failed since the outbox last heard of them."""
+        drafts: list[tuple[Item, Draft]] = []
+        stale: list[FeedbackCase] = []
+        for rid, key in items:
+            case = self.parts.ledger.case(rid)
+            if case is not None and key in case.pending:
+                drafts.append(((rid, key), self.build(case, key)))
+            elif case is not None:
+                stale.append(case)
+        return drafts, stale
+
+    def build(self, case: FeedbackCase, key: str) -> Draft:
+        practice = self.parts.practice
+        try:
+            letter = letter_for(case, key, practice)
+            return outgoing(self.parts.renderer.render(letter), letter, practice)
+        except (NoAddress, BadAddress) as error:
+            return str(error)
+
+    async def send(self, item: Item, draft: Draft) -> commands.Command | None:
+        """Send one letter; the command recording its outcome (None: it will be retried)."""
+        now = self.parts.clock.now()
+        if isinstance(draft, str):
+            log.warning("%s for %s cannot be sent: %s", item[1], reference(item[0]), draft)
+            return commands.failed(item[1], draft, now)
+        try:
+            await self.parts.mailer.send(draft)
+        except TransientFailure as error:
+            log.warning("send of %s for %s failed, will retry: %s", item[1], reference(item[0]), error)
+            self.outbox.send_failed(item, now)
+            return None
+        except PermanentFailure as error:
+            log.warning("send of %s for %s failed for good: %s", item[1], reference(item[0]), error)
+            return commands.failed(item[1], str(error), now)
+        return commands.sent(item[1], draft.message_id, now)
+
+    async def record(self, items: Sequence[Item], results: Sequence[Result]) -> None:
+        """Record every outcome of the batch in one transaction, then raise what broke a send."""
+        done: list[tuple[UUID, commands.Command]] = []
+        errors: list[BaseException] = []
+        for (rid, _), result in zip(items, results, strict=True):
+            if isinstance(result, BaseException):
+                errors.append(result)
+            elif result is not None:
+                done.append((rid, result))
+        if done:
+            self.track(await asyncio.to_thread(self.parts.ledger.change, done))
+        if errors:
+            raise errors[0]
