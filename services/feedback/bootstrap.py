@@ -32,7 +32,11 @@ fast-forwarding): a case is read several times within seconds (decide, draft, re
 
 
 def open_feedback_ledger(settings: Settings) -> FeedbackLedger:
-    cache = {"AGGREGATE_CACHE_MAXSIZE": CASE_CACHE, "AGGREGATE_CACHE_FASTFORWARD": "n"}
+    cache = {
+        "AGGREGATE_CACHE_MAXSIZE": CASE_CACHE,
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",  # see FeedbackLedger.uncached_on_error
+    }
     env = store_env(settings, FeedbackLedger.name, settings.feedback_sqlite_file, **cache)
     return opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
@@ -41,8 +43,8 @@ class FeedbackLedger(Application[UUID]):
 
     def process(self, page: Sequence[Recorded]) -> list[FeedbackCase]:
         """Decide for a page of referral facts; record decisions and position in one transaction."""
-        with self.lock:
-            decisions = Decisions(self.find, self.deadlines, self.acknowledge)
+        decisions = Decisions(self.find, self.deadlines, self.acknowledge)
+        with self.lock, self.uncached_on_error(decisions.touched):
             for recorded in page:
                 decisions.apply(recorded.fact)
             self.save(*decisions.touched.values(), trackings=[Tracking(UPSTREAM, page[-1].position)])
@@ -55,21 +57,35 @@ class FeedbackLedger(Application[UUID]):
             return None
 
     def case(self, referral_id: UUID) -> FeedbackCase | None:
-        """The case as recorded (under the lock: a read never puts a stale copy in the cache)."""
+        """A copy of the case as recorded, for use outside the lock (the cached case itself is
+        changed by the follower's thread); read under the lock, so never stale in the cache."""
         with self.lock:
             case: FeedbackCase | None = self.find(FeedbackCase, referral_id)
-        return case
+            return deepcopy(case)
 
     def change(self, commands: Sequence[tuple[UUID, Callable[[FeedbackCase], object]]]) -> list[FeedbackCase]:
         """Run commands on cases and record all they decided in one transaction."""
-        with self.lock:
-            cases: dict[UUID, FeedbackCase] = {}
+        cases: dict[UUID, FeedbackCase] = {}
+        with self.lock, self.uncached_on_error(cases):
             for referral_id, command in commands:
-                case = cases.get(referral_id) or self.repository.get(referral_id)
+                case = cases[referral_id] = cases.get(referral_id) or self.repository.get(referral_id)
                 command(case)
-                cases[referral_id] = case
             self.save(*cases.values())
             return list(cases.values())
+
+    @contextmanager
+    def uncached_on_error(self, touched: dict[UUID, Any]) -> Iterator[None]:
+        """Cached cases are not copied on read (DEEPCOPY_FROM_AGGREGATE_CACHE=n: deep copies were
+        a tenth of this process's time), so a command or save that fails must not leave its
+        half-changed cases in the cache: they are evicted and read again from the store."""
+        try:
+            yield
+        except BaseException:
+            cache = self.repository.cache
+            for aggregate_id in touched:
+                with suppress(KeyError):
+                    cache.get(aggregate_id, evict=True)  # type: ignore[union-attr]
+            raise
 
     def open_cases(self) -> list[FeedbackCase]:
         """Cases with open work (a send, an announcement, a report deadline): what a restart picks up.
