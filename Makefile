@@ -36,9 +36,9 @@ format: setup
 contracts: setup
 	$(BIN)/python -m contracts.export
 
-## bench: volume-query latency on read models built from 1,000,000 events (issue 5 grows this)
+## bench: the whole pipeline against its parts' ceilings, 3 repeats (see docs/performance.md); BENCH_ARGS="--store postgres" etc.
 bench: setup
-	PYTHONPATH=. $(BIN)/python bench/volume_query.py --events 1000000
+	PYTHONPATH=. $(BIN)/python bench/run_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

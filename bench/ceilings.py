@@ -40,8 +40,8 @@ from contracts.referral import Referral
 from referral_loop.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.letters import Kind, Letter, Practice, Rendered
-from services.feedback.mailer import SmtpMailer
-from services.feedback.message import build_message
+from services.feedback.pool import MailerPool
+from services.feedback.wire import outgoing as wire_message
 from tests.support.referrals import referral_body
 
 Publisher = Callable[[JetStreamContext, list[Outgoing]], Awaitable[None]]
@@ -91,21 +91,30 @@ def letters(n: int) -> list[Letter]:
 
 
 async def send_all(settings: Settings, n: int) -> float:
-    messages = [build_message(RENDERED, letter, PRACTICE) for letter in letters(n)]
-    async with SmtpMailer(settings) as mailer:
+    """n letters (bytes built beforehand, as feedback builds them) over the pool's connections."""
+    messages = [wire_message(RENDERED, letter, PRACTICE) for letter in letters(n)]
+    pool = MailerPool.from_settings(settings)
+    try:
         started = time.perf_counter()
-        for msg in messages:
-            await mailer.send(msg)
+        await asyncio.gather(*(pool.send(m) for m in messages))
         elapsed = time.perf_counter() - started
-        if mailer.connects != 1:
-            raise RuntimeError(f"{mailer.connects} connections, expected one")
+        if pool.connects != settings.smtp_connections:
+            raise RuntimeError(f"{pool.connects} connections, expected {settings.smtp_connections}")
+    finally:
+        await pool.close()
     return n / elapsed
 
 
-def smtp_rate(n: int) -> float:
-    """Messages/s sent by SmtpMailer over one connection to a fresh MailSink."""
+def smtp_rate(n: int, connections: int = 1) -> float:
+    """Messages/s sent over `connections` SmtpMailer connections to a fresh MailSink."""
     with tempfile.TemporaryDirectory(prefix="bench-mail-") as tmp, MailSink(Path(tmp) / "mail") as sink:
-        settings = Settings(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_tls="none", smtp_timeout_s=10.0)
+        settings = Settings(
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_tls="none",
+            smtp_timeout_s=10.0,
+            smtp_connections=connections,
+        )
         rate = asyncio.run(send_all(settings, n))
         if (stored := len(sink.files())) != n:
             raise RuntimeError(f"sink stored {stored} of {n} messages")

@@ -10,7 +10,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,20 +141,24 @@ async def stream_last_seq(js: JetStreamContext) -> int:
     return int(info.state.last_seq)
 
 
-def ledger_append_rate(facts: list[ReferralReceived], batch_size: int) -> float:
-    """Facts/s of ReferralLedger.record_batch in micro-batches of `batch_size`, on a fresh SQLite
-    store opened exactly as the store writer opens it (open_ledger)."""
+def ledger_append_rate(facts: list[ReferralReceived], batch_size: int, store: str = "sqlite") -> float:
+    """Facts/s of ReferralLedger.record_batch in micro-batches of `batch_size`, on a fresh store
+    (SQLite, or a database on an embedded PostgreSQL) opened exactly as the store writer opens it."""
+    from bench.stack import postgres_store  # the stack module imports this one
+
     positioned = [Positioned(i + 1, fact) for i, fact in enumerate(facts)]
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        ledger = open_ledger(Settings(data_dir=Path(tmp)))
-        try:
-            started, recorded = time.perf_counter(), 0
-            for start in range(0, len(positioned), batch_size):
-                results = ledger.record_batch(positioned[start : start + batch_size])
-                recorded += sum(r.outcome is Outcome.RECORDED for r in results.values())
-            elapsed = time.perf_counter() - started
-        finally:
-            ledger.close()
+        root = Path(tmp)
+        with postgres_store(root) if store == "postgres" else nullcontext({}) as update:
+            ledger = open_ledger(Settings(data_dir=root, **update))
+            try:
+                started, recorded = time.perf_counter(), 0
+                for start in range(0, len(positioned), batch_size):
+                    results = ledger.record_batch(positioned[start : start + batch_size])
+                    recorded += sum(r.outcome is Outcome.RECORDED for r in results.values())
+                elapsed = time.perf_counter() - started
+            finally:
+                ledger.close()
     if recorded != len(facts):
         raise RuntimeError(f"recorded {recorded} of {len(facts)} facts")
     return len(facts) / elapsed

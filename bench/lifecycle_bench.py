@@ -66,7 +66,9 @@ class Phase:
     rate: float | None  # referrals per second; None floods
 
 
-def figures(stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch, MailWatch]) -> dict[str, Any]:
+def figures(
+    stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch, MailWatch]
+) -> dict[str, Any]:
     """The figures of one phase: its referrals, and the store positions recorded during it."""
     store, views, mail = watches
     domain = stack.settings.practice_email.rpartition("@")[2]
@@ -81,6 +83,7 @@ def figures(stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch,
         "refused": driven.refused,
         "facts_recorded": len(window),
         "reports_sent": len(to_smtp),
+        "emails_per_s": rate_of([t for t in mail.accepted.values() if driven.started <= t <= driven.settled]),
         "recorded_facts_per_s": rate_of([t for _, t in window]),
         "http_referrals_per_s": len(driven.accepted) / (max(driven.accepted) - driven.started),
         "reports_per_s": rate_of([store.seen[(rid, "PatientSeen")] for rid in driven.posted]),
@@ -93,9 +96,18 @@ def figures(stack: Stack, driven: Driven, watches: tuple[StoreWatch, ViewsWatch,
 
 
 async def run_phase(stack: Stack, phase: Phase, store: StoreWatch, concurrency: int) -> Driven:
-    expected = len(store.positions) + phase.n * FACTS_PER_REFERRAL
-    driven = await Driver(stack, store, concurrency).run(bodies(phase.n, seed=zlib.crc32(phase.name.encode())), phase.rate)
-    driven.complete = await until_settled(store, expected, stack, SETTLE_TIMEOUT_S)
+    """A flood runs whole lifecycles at once. A paced phase posts referrals (and appointments) at
+    `rate`, lets feedback acknowledge them, then posts PatientSeen for them at `rate`: the
+    reports then go out at that rate, with nothing else competing."""
+    base, payloads = len(store.positions), bodies(phase.n, seed=zlib.crc32(phase.name.encode()))
+    driver = Driver(stack, store, concurrency)
+    if phase.rate is None:
+        driven = await driver.run(payloads, None)
+    else:
+        driven = await driver.run(payloads, phase.rate, seen=False)
+        await until_settled(store, base + phase.n * 3, stack, SETTLE_TIMEOUT_S)
+        await driver.see(list(driven.posted), phase.rate)
+    driven.complete = await until_settled(store, base + phase.n * FACTS_PER_REFERRAL, stack, SETTLE_TIMEOUT_S)
     driven.settled = time.time()
     print(f"  {phase.name}: {phase.n:,} referrals in {driven.settled - driven.started:.1f}s", flush=True)
     return driven
@@ -115,7 +127,10 @@ async def drive(stack: Stack, phases: list[Phase], concurrency: int) -> dict[str
             w.thread.stop()
         store.close()
         views.close()
-    found = {p.name: {"n": p.n, "rate": p.rate, "complete": d.complete, **figures(stack, d, watches)} for p, d in runs}
+    found = {
+        p.name: {"n": p.n, "rate": p.rate, "complete": d.complete, **figures(stack, d, watches)}
+        for p, d in runs
+    }
     return {"phases": found, "rss": rss_report(rss)}
 
 

@@ -13,10 +13,11 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bench.http_load import Pool
+from bench.http_load import Answer, Pool
 from bench.observe import StoreWatch
 from bench.practice import offices, referral
 from bench.stack import Stack
@@ -31,6 +32,10 @@ SUMMARY = json.dumps(
         "recommendations": "Recheck blood pressure in 4 weeks.",
     }
 ).encode()
+
+
+def appointment_at(days: int) -> bytes:
+    return json.dumps({"appointment_at": (datetime.now(UTC) + timedelta(days=days)).isoformat()}).encode()
 
 
 def bodies(n: int, seed: int = 7) -> list[bytes]:
@@ -59,41 +64,53 @@ class Driven:
 
 
 class Driver:
+    """Posts over a pool of keep-alive connections; `rate=None` floods, else paces the starts."""
+
     def __init__(self, stack: Stack, watch: StoreWatch, concurrency: int) -> None:
         self.stack, self.watch, self.concurrency = stack, watch, concurrency
         self.driven = Driven()
 
-    async def run(self, payloads: list[bytes], rate: float | None) -> Driven:
+    async def run(self, payloads: list[bytes], rate: float | None, seen: bool = True) -> Driven:
+        """Each referral: POST it, wait until recorded, POST its appointment (and seen)."""
+        return await self.paced([lambda p, b=b: self.lifecycle(p, b, seen) for b in payloads], rate)
+
+    async def see(self, rids: list[str], rate: float | None) -> Driven:
+        """POST seen for referrals already recorded (their reports' clock starts here)."""
+        return await self.paced(
+            [lambda p, r=r: self.post(p, f"/api/referrals/{r}/seen", SUMMARY) for r in rids], rate
+        )
+
+    async def paced(self, starts: list[Callable[[Pool], Awaitable[object]]], rate: float | None) -> Driven:
         s = self.stack.settings
         async with Pool("127.0.0.1", s.intake_port, "intake", self.stack.password, self.concurrency) as pool:
-            self.driven.started = time.time()
-            tasks = []
-            for i, payload in enumerate(payloads):
+            self.driven.started = self.driven.started or time.time()
+            tasks, began = [], time.time()
+            for i, start in enumerate(starts):
                 if rate is not None:
-                    await asyncio.sleep(max(0.0, self.driven.started + i / rate - time.time()))
-                tasks.append(asyncio.create_task(self.lifecycle(pool, payload)))
+                    await asyncio.sleep(max(0.0, began + i / rate - time.time()))
+                tasks.append(asyncio.create_task(start(pool)))
             await asyncio.gather(*tasks)
         return self.driven
 
-    async def lifecycle(self, pool: Pool, payload: bytes) -> None:
+    async def lifecycle(self, pool: Pool, payload: bytes, seen: bool) -> None:
         posted = time.time()
-        answer = await pool.post("/api/referrals", payload)
-        if answer.status != 202:
-            self.refuse(answer.status)
+        answer = await self.post(pool, "/api/referrals", payload)
+        if answer is None:
             return
         self.driven.accepted.append(time.time())
         rid = answer.json()["referral_id"]
         self.driven.posted[rid] = posted
         await self.watch.recorded((rid, "ReferralReceived"))
-        at = (datetime.now(UTC) + timedelta(days=3)).isoformat()
-        for path, body in (("appointment", json.dumps({"appointment_at": at}).encode()), ("seen", SUMMARY)):
-            answer = await pool.post(f"/api/referrals/{rid}/{path}", body)
-            if answer.status != 202:
-                self.refuse(answer.status)
-                return
+        booked = await self.post(pool, f"/api/referrals/{rid}/appointment", appointment_at(3))
+        if booked is not None and seen:
+            await self.post(pool, f"/api/referrals/{rid}/seen", SUMMARY)
 
-    def refuse(self, status: int) -> None:
-        self.driven.refused[status] = self.driven.refused.get(status, 0) + 1
+    async def post(self, pool: Pool, path: str, body: bytes) -> Answer | None:
+        answer = await pool.post(path, body)
+        if answer.status == 202:
+            return answer
+        self.driven.refused[answer.status] = self.driven.refused.get(answer.status, 0) + 1
+        return None
 
 
 async def until_settled(watch: StoreWatch, expected: int, stack: Stack, timeout_s: float) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import nats
@@ -78,7 +79,7 @@ def stage_rate(facts: list[ReferralReceived], store: str = "sqlite") -> float:
     with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:
         root = Path(tmp)
         with (
-            postgres_store(root) if store == "postgres" else _no_update() as update,
+            postgres_store(root) if store == "postgres" else nullcontext({}) as update,
             NatsServer(store_dir=root / "nats", port=free_port(), server_name="bench") as server,
         ):
             settings = stack_settings(root, server.url, update)
@@ -88,14 +89,6 @@ def stage_rate(facts: list[ReferralReceived], store: str = "sqlite") -> float:
                 return asyncio.run(timed(settings, facts, writer))
             finally:
                 writer.stop()
-
-
-class _no_update:
-    def __enter__(self) -> dict[str, str]:
-        return {}
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":
