@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from contracts import Fact, fact_from_dict
+from contracts import Fact
+from referral_loop.store.decoding import stored_fact
 from referral_loop.store.ledger import ReferralLedger
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,19 @@ class Recorded:
 def read_page(ledger: ReferralLedger, after: int, limit: int) -> list[Recorded]:
     """Up to `limit` facts recorded after position `after`, in order."""
     notifications = ledger.recorder.select_notifications(after + 1, limit=limit)
-    return [
-        Recorded(n.id, fact_from_dict(ledger.mapper.to_domain_event(n).fact))  # type: ignore[attr-defined]
-        for n in notifications
-    ]
+    return [Recorded(n.id, stored_fact(ledger.mapper, n)) for n in notifications]
+
+
+def read_ahead(ledger: ReferralLedger, after: int, limit: int) -> Iterator[list[Recorded]]:
+    """Every page after position `after` until the end, each read and decoded in a worker thread
+    while the caller processes the one before (the store's and the caller's database work release
+    the GIL, so the two overlap on a second core). For a replay, where nothing else moves the
+    caller's position: the next page starts after the last one read."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+        upcoming = reader.submit(read_page, ledger, after, limit)
+        while page := upcoming.result():
+            upcoming = reader.submit(read_page, ledger, page[-1].position, limit)
+            yield page
 
 
 class StoreFollower(Generic[T]):

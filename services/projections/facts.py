@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -20,40 +20,56 @@ from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.referral import STATUS_AFTER
 from services.projections.db import Cursor
 from services.projections.icd10 import chapter
-from services.projections.schema import REFERRAL_COLUMNS, parse_stamp, stamp
+from services.projections.rows import Rows
+from services.projections.schema import parse_stamp, stamp
 
 Volume = Counter[tuple[str, str, str, str]]
 """(month, dimension, key, label) -> referrals to add."""
+READ = ("scheduled_at", "scheduled_recorded_at", "return_visit_on", "seen_at", "no_shows")
+"""The columns of a stored row the handlers consult (`Apply.row`)."""
 
 
 class Apply:
-    """Applies facts inside one transaction; volume counts are summed and written once per page."""
+    """Applies a page's facts inside one transaction: the rows it touches are read once and
+    written once (`rows.Rows`); volume counts are summed and written once per page."""
 
     def __init__(self, cursor: Cursor, tables: dict[str, str], deadlines: DeadlinePolicy) -> None:
         self.cursor, self.t, self.deadlines = cursor, tables, deadlines
+        self.rows = Rows(cursor, tables["referral_view"], READ)
         self.volume: Volume = Counter()
 
-    def fact(self, fact: Fact) -> None:
+        self.referral_id = self.recorded = ""
+        """The referral of the fact being applied, and when the store learned that fact (a stamp)."""
+
+    def page(self, facts: Iterable[Fact]) -> None:
+        """Apply these facts in order, then write what they changed."""
+        keyed = [(str(fact.referral_id), fact) for fact in facts]
+        self.rows.load(referral_id for referral_id, _ in keyed)
+        for referral_id, fact in keyed:
+            self.fact(referral_id, fact)
+        self.flush()
+
+    def fact(self, referral_id: str, fact: Fact) -> None:
+        self.referral_id, self.recorded = referral_id, stamp(fact.recorded_at)
         handler = HANDLERS.get(fact.type)
         if handler is not None:
             handler(self, fact)
         new_status = STATUS_AFTER.get(fact.type)
         if new_status is not None and fact.type != "ReferralReceived":
-            self.update(fact, status=new_status.value)
+            self.update(status=new_status.value)
 
-    def update(self, fact: Fact, **values: Any) -> None:
-        values["updated_at"] = stamp(fact.recorded_at)
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        sql = f"UPDATE {self.t['referral_view']} SET {assignments} WHERE referral_id = ?"
-        self.cursor.execute(sql, [*values.values(), str(fact.referral_id)])
+    def update(self, **values: Any) -> None:
+        """Set these columns of the current referral's row, and its `updated_at`."""
+        values["updated_at"] = self.recorded
+        self.rows.change(self.referral_id, values)
 
-    def row(self, fact: Fact, *columns: str) -> tuple[Any, ...] | None:
-        sql = f"SELECT {', '.join(columns)} FROM {self.t['referral_view']} WHERE referral_id = ?"
-        self.cursor.execute(sql, [str(fact.referral_id)])
-        found = self.cursor.fetchone()
-        return tuple(found) if found is not None else None
+    def row(self, *columns: str) -> tuple[Any, ...] | None:
+        """These columns of the current referral's row; None when the view does not have it."""
+        found = self.rows.get(self.referral_id)
+        return tuple(found[c] for c in columns) if found is not None else None
 
     def flush(self) -> None:
+        self.rows.flush()
         sql = (
             f"INSERT INTO {self.t['volume_monthly']} (month, dimension, key, label, count) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (dimension, key, month) DO UPDATE SET count = "
@@ -65,22 +81,16 @@ class Apply:
 
 def received(apply: Apply, fact: Fact) -> None:
     assert isinstance(fact, ReferralReceived)
-    row = referral_row(fact)
-    marks = ", ".join("?" * len(REFERRAL_COLUMNS))
-    sql = (
-        f"INSERT INTO {apply.t['referral_view']} ({', '.join(REFERRAL_COLUMNS)}) VALUES ({marks}) "
-        "ON CONFLICT (referral_id) DO NOTHING"
-    )
-    apply.cursor.execute(sql, [row.get(c) for c in REFERRAL_COLUMNS])
-    if apply.cursor.rowcount == 1:
+    row = referral_row(fact, apply.referral_id, apply.recorded)
+    if apply.rows.insert(row):
         for dimension, key, label in dimensions(row):
             apply.volume[(row["month"], dimension, key, label)] += 1
 
 
-def referral_row(fact: ReferralReceived) -> dict[str, Any]:
+def referral_row(fact: ReferralReceived, referral_id: str, recorded: str) -> dict[str, Any]:
     data, patient = fact.data, fact.data.patient
     return {
-        "referral_id": str(fact.referral_id),
+        "referral_id": referral_id,
         "patient_key": patient_key(patient.given_name, patient.family_name, patient.birth_date),
         "patient_name": f"{patient.given_name} {patient.family_name}",
         "clinic_key": (data.referring_clinic.report_email or data.referring_clinic.name).strip().lower(),
@@ -94,11 +104,11 @@ def referral_row(fact: ReferralReceived) -> dict[str, Any]:
         "channel": data.channel.value,
         "month": fact.occurred_at.strftime("%Y-%m"),
         "received_at": stamp(fact.occurred_at),
-        "received_recorded_at": stamp(fact.recorded_at),
+        "received_recorded_at": recorded,
         "status": "received",
         "no_shows": 0,
         "return_visit_on": data.return_visit_on.isoformat() if data.return_visit_on else None,
-        "updated_at": stamp(fact.recorded_at),
+        "updated_at": recorded,
     }
 
 
@@ -122,24 +132,22 @@ def patient_key(given: str, family: str, birth_date: date) -> str:
 
 def scheduled(apply: Apply, fact: Fact) -> None:
     assert isinstance(fact, AppointmentScheduled)
-    first = apply.row(fact, "scheduled_at", "scheduled_recorded_at") or (None, None)
+    first = apply.row("scheduled_at", "scheduled_recorded_at") or (None, None)
     apply.update(
-        fact,
         scheduled_at=first[0] or stamp(fact.occurred_at),
-        scheduled_recorded_at=first[1] or stamp(fact.recorded_at),
+        scheduled_recorded_at=first[1] or apply.recorded,
         appointment_at=stamp(fact.data.appointment_at),
     )
 
 
 def seen(apply: Apply, fact: Fact) -> None:
     assert isinstance(fact, PatientSeen)
-    visit = apply.row(fact, "return_visit_on")
+    visit = apply.row("return_visit_on")
     return_visit = date.fromisoformat(visit[0]) if visit and visit[0] else None
     due = apply.deadlines.report_due(fact.occurred_at, return_visit)
     apply.update(
-        fact,
         seen_at=stamp(fact.occurred_at),
-        seen_recorded_at=stamp(fact.recorded_at),
+        seen_recorded_at=apply.recorded,
         report_due_at=stamp(due),
     )
 
@@ -147,37 +155,38 @@ def seen(apply: Apply, fact: Fact) -> None:
 def return_visit(apply: Apply, fact: Fact) -> None:
     assert isinstance(fact, ReturnVisitScheduled)
     values: dict[str, Any] = {"return_visit_on": fact.data.return_visit_on.isoformat()}
-    row = apply.row(fact, "seen_at")
+    row = apply.row("seen_at")
     if row and row[0]:
         values["report_due_at"] = stamp(
             apply.deadlines.report_due(parse_stamp(row[0]), fact.data.return_visit_on)
         )
-    apply.update(fact, **values)
+    apply.update(**values)
 
 
 def report_sent(apply: Apply, fact: Fact) -> None:
-    apply.update(fact, report_sent_at=stamp(fact.occurred_at), report_recorded_at=stamp(fact.recorded_at))
+    apply.update(report_sent_at=stamp(fact.occurred_at), report_recorded_at=apply.recorded)
 
 
 def deadline(column: str) -> Callable[[Apply, Fact], None]:
     def handler(apply: Apply, fact: Fact) -> None:
         assert isinstance(fact, ReportDueSoon) or fact.type == "ReportOverdue"
         due: datetime = fact.data.due_at
-        apply.update(fact, **{column: stamp(fact.occurred_at), "report_due_at": stamp(due)})
+        apply.update(**{column: stamp(fact.occurred_at), "report_due_at": stamp(due)})
 
     return handler
 
 
 def moment(column: str) -> Callable[[Apply, Fact], None]:
     def handler(apply: Apply, fact: Fact) -> None:
-        apply.update(fact, **{column: stamp(fact.occurred_at)})
+        apply.update(**{column: stamp(fact.occurred_at)})
 
     return handler
 
 
 def no_show(apply: Apply, fact: Fact) -> None:
-    sql = f"UPDATE {apply.t['referral_view']} SET no_shows = no_shows + 1 WHERE referral_id = ?"
-    apply.cursor.execute(sql, [str(fact.referral_id)])
+    (count,) = apply.row("no_shows") or (None,)
+    if count is not None:
+        apply.rows.change(apply.referral_id, {"no_shows": count + 1})
 
 
 HANDLERS: dict[str, Callable[[Apply, Fact], None]] = {

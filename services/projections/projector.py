@@ -37,10 +37,7 @@ class Projector:
             fresh = [r for r in page if r.position > current]
             if not fresh:
                 return current
-            apply = Apply(cursor, self.t, self.deadlines)
-            for recorded in fresh:
-                apply.fact(recorded.fact)
-            apply.flush()
+            Apply(cursor, self.t, self.deadlines).page(r.fact for r in fresh)
             self._move(cursor, current, fresh[-1].position)
             return fresh[-1].position
 

@@ -101,7 +101,10 @@ def drop(db: Database, suffix: str) -> None:
 
 
 def stamp(moment: datetime) -> str:
-    """A moment as fixed-width UTC text: 2026-11-22T20:42:37.123456Z."""
+    """A moment as fixed-width UTC text: 2026-11-22T20:42:37.123456Z (years 1000 to 9999)."""
+    text = moment.isoformat(timespec="microseconds")
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
