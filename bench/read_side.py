@@ -11,25 +11,39 @@ import time
 from pathlib import Path
 
 from bench import seed_store
+from bench.common import RESULTS_DIR
 from bench.rebuild_rate import query_latencies, rebuild_rate
 from bench.report_table import Results
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from services.projections.models import Dimension
 
+CACHE_DIR = RESULTS_DIR / "cache"
+SEED_VERSION = 1
+"""Bump when bench/lifecycles.py generates different facts: cached stores are then reseeded."""
 QUERY_RUNS = 300
 PAGE = 2000
 
 
 def seeded_store(events: int, store: str) -> Settings:
     """Settings of a fresh store (SQLite in a temp dir; PostgreSQL from REFERRAL_LOOP_POSTGRES_*)
-    seeded with `events` facts of realistic referral lifecycles."""
+    seeded with `events` facts of realistic referral lifecycles. A SQLite store seeded once is kept
+    in bench/results/cache/ and copied for later runs (seeding a million facts takes minutes)."""
     root = Path(tempfile.mkdtemp(prefix="bench-read-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     settings = seed_store.store_settings(root, "postgres" if store == "postgres" else "sqlite")
+    cached = CACHE_DIR / f"referrals-{events}-v{SEED_VERSION}.sqlite"
+    if store == "sqlite" and cached.exists():
+        settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, settings.sqlite_file)
+        print(f"store of {events:,} facts copied from {cached}", flush=True)
+        return settings
     print(f"seeding the store with {events:,} facts", flush=True)
     seconds = seed_store.seed(settings, events)
     print(f"  seeded in {seconds:.0f} s", flush=True)
+    if store == "sqlite":
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(settings.sqlite_file, cached)
     return settings
 
 

@@ -9,6 +9,7 @@ Each repeat measures, on fresh servers and stores in temporary directories:
   3. the lifecycle through the real stack (intake, store writer, feedback, projections, NATS,
      a mail sink): a flood of N referrals, then N/5 referrals at 100/s whose PatientSeen then
      come at 100/s (100 reports/s);
+     and intake alone: N referrals posted as fast as it answers;
   4. projection lag with facts recorded at a steady 1,000/s (store writer and projections);
   5. the read side: a store seeded with --events facts, rebuilt into the views, then volume
      queries timed on them.
@@ -27,6 +28,7 @@ from typing import Any
 
 from bench import ceilings, read_side
 from bench.common import RESULTS_DIR, ledger_append_rate, outgoing, received_facts
+from bench.intake_rate import intake_rate
 from bench.lag_stage import lag_run
 from bench.lifecycle_bench import Phase, measure
 from bench.report_table import Results, markdown
@@ -104,6 +106,7 @@ def main() -> None:
         ceiling_samples(results, args.n, args.store)
         lifecycle_samples(results, args.n, args.store)
         lag_samples(results, args.n, args.store)
+        results.add("HTTP intake alone: referrals accepted", "referrals/s", intake_rate(args.n))
         read_side.samples(results, seeded)
     write(results, args)
 
