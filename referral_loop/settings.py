@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     )
     ops_host: str = Field("127.0.0.1", description="Ops API and dashboard bind address.")
     ops_port: int = Field(8001, description="Ops API and dashboard port.")
+    projections_poll_s: float = Field(
+        0.01, gt=0, description="How often the projector looks for new facts in the store when caught up."
+    )
 
     log_level: str = "INFO"
 

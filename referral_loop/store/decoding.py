@@ -15,15 +15,17 @@ mapper applies them), and the event's class has no upcasting to do (class_versio
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from contracts import AnyFact, Fact, fact_from_dict
+from referral_loop.store.referral import Referral
 
 
 class _State(TypedDict):
@@ -51,6 +53,12 @@ def general(mapper: Mapper[UUID], stored: StoredEvent) -> Fact:
     """The domain event as eventsourcing rebuilds it, its fact validated by contracts."""
     event: Any = mapper.to_domain_event(stored)
     return fact_from_dict(event.fact)
+
+
+@lru_cache
+def stored_topics(fact_types: frozenset[str]) -> list[str]:
+    """The topics of the stored events that carry facts of these types (sorted)."""
+    return sorted(get_topic(getattr(Referral, fact_type)) for fact_type in fact_types)
 
 
 def direct(mapper: Mapper[UUID], topic: str) -> bool:

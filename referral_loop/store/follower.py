@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from contracts import Fact
-from referral_loop.store.decoding import stored_fact
+from referral_loop.store.decoding import stored_fact, stored_topics
 from referral_loop.store.ledger import ReferralLedger
 
 log = logging.getLogger(__name__)
@@ -30,26 +29,23 @@ class Recorded:
     fact: Fact
 
 
-def read_page(ledger: ReferralLedger, after: int, limit: int) -> list[Recorded]:
-    """Up to `limit` facts recorded after position `after`, in order."""
-    notifications = ledger.recorder.select_notifications(after + 1, limit=limit)
+def read_page(
+    ledger: ReferralLedger, after: int, limit: int, types: Collection[str] = (), through: int | None = None
+) -> list[Recorded]:
+    """Up to `limit` facts recorded after position `after` (up to position `through`), in order.
+    Given `types`, only facts of those types: the store skips the others without reading them."""
+    topics = stored_topics(frozenset(types)) if types else ()
+    notifications = ledger.recorder.select_notifications(after + 1, limit, through, topics)
     return [Recorded(n.id, stored_fact(ledger.mapper, n)) for n in notifications]
 
 
-def read_ahead(ledger: ReferralLedger, after: int, limit: int) -> Iterator[list[Recorded]]:
-    """Every page after position `after` until the end, each read and decoded in a worker thread
-    while the caller processes the one before (the store's and the caller's database work release
-    the GIL, so the two overlap on a second core). For a replay, where nothing else moves the
-    caller's position: the next page starts after the last one read."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
-        upcoming = reader.submit(read_page, ledger, after, limit)
-        while page := upcoming.result():
-            upcoming = reader.submit(read_page, ledger, page[-1].position, limit)
-            yield page
-
-
 class StoreFollower(Generic[T]):
-    """Calls `process(page)` for every page after `position()`; polls when caught up."""
+    """Calls `process(page)` for every page after `position()`; polls when caught up.
+
+    After a page that was not full it waits `idle_s` before looking again. With `idle_max_s`, each
+    look that finds nothing doubles the wait, up to `idle_max_s`, and a fact brings it back to
+    `idle_s`: a busy store is followed closely, a quiet one costs little.
+    """
 
     def __init__(
         self,
@@ -58,9 +54,10 @@ class StoreFollower(Generic[T]):
         position: Callable[[], int],
         page_size: int = 500,
         idle_s: float = 0.05,
+        idle_max_s: float | None = None,
     ) -> None:
         self.upstream, self.process, self.position = upstream, process, position
-        self.page_size, self.idle_s = page_size, idle_s
+        self.page_size, self.idle_s, self.idle_max_s = page_size, idle_s, max(idle_s, idle_max_s or idle_s)
         self.stopping = asyncio.Event()
 
     def step(self) -> tuple[int, T | None]:
@@ -70,6 +67,7 @@ class StoreFollower(Generic[T]):
 
     async def run(self, on_processed: Callable[[T], object] = lambda _: None) -> None:
         """Follow until stopped; `on_processed` gets each page's result on the event loop."""
+        wait = self.idle_s
         while not self.stopping.is_set():
             try:
                 count, result = await asyncio.to_thread(self.step)
@@ -79,5 +77,6 @@ class StoreFollower(Generic[T]):
                 await asyncio.sleep(1.0)
             if result is not None:
                 on_processed(result)
+            wait = self.idle_s if count else min(2 * wait, self.idle_max_s)
             if count < self.page_size:
-                await asyncio.sleep(self.idle_s)
+                await asyncio.sleep(wait)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -19,7 +18,7 @@ from contracts.events import (
 from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.referral import STATUS_AFTER
 from services.projections.db import Cursor
-from services.projections.icd10 import chapter
+from services.projections.received_row import dimensions, referral_row
 from services.projections.rows import Rows
 from services.projections.schema import parse_stamp, stamp
 
@@ -85,49 +84,6 @@ def received(apply: Apply, fact: Fact) -> None:
     if apply.rows.insert(row):
         for dimension, key, label in dimensions(row):
             apply.volume[(row["month"], dimension, key, label)] += 1
-
-
-def referral_row(fact: ReferralReceived, referral_id: str, recorded: str) -> dict[str, Any]:
-    data, patient = fact.data, fact.data.patient
-    return {
-        "referral_id": referral_id,
-        "patient_key": patient_key(patient.given_name, patient.family_name, patient.birth_date),
-        "patient_name": f"{patient.given_name} {patient.family_name}",
-        "clinic_key": (data.referring_clinic.report_email or data.referring_clinic.name).strip().lower(),
-        "clinic": data.referring_clinic.name,
-        "provider_npi": data.referring_provider.npi,
-        "provider_name": data.referring_provider.name,
-        "specialty": data.requested_specialty.strip().lower(),
-        "reason_chapter": chapter(data.diagnosis_codes[0] if data.diagnosis_codes else None),
-        "payer": data.patient.insurance.payer if data.patient.insurance else "Self-pay or unknown",
-        "priority": data.priority.value,
-        "channel": data.channel.value,
-        "month": fact.occurred_at.strftime("%Y-%m"),
-        "received_at": stamp(fact.occurred_at),
-        "received_recorded_at": recorded,
-        "status": "received",
-        "no_shows": 0,
-        "return_visit_on": data.return_visit_on.isoformat() if data.return_visit_on else None,
-        "updated_at": recorded,
-    }
-
-
-def dimensions(row: dict[str, Any]) -> list[tuple[str, str, str]]:
-    return [
-        ("total", "all", "All referrals"),
-        ("clinic", row["clinic_key"], row["clinic"]),
-        ("provider", row["provider_npi"], row["provider_name"]),
-        ("specialty", row["specialty"], row["specialty"]),
-        ("reason", row["reason_chapter"], row["reason_chapter"]),
-        ("payer", row["payer"].strip().lower(), row["payer"]),
-        ("priority", row["priority"], row["priority"]),
-    ]
-
-
-def patient_key(given: str, family: str, birth_date: date) -> str:
-    """The same patient across referrals (CMS50 counts a patient's first referral only)."""
-    text = f"{given.strip().lower()}|{family.strip().lower()}|{birth_date.isoformat()}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def scheduled(apply: Apply, fact: Fact) -> None:
@@ -202,3 +158,6 @@ HANDLERS: dict[str, Callable[[Apply, Fact], None]] = {
     "ReportDueSoon": deadline("due_soon_at"),
     "ReportOverdue": deadline("overdue_at"),
 }
+APPLIED = frozenset(HANDLERS) | frozenset(STATUS_AFTER)
+"""The fact types that change the read models; the others (acknowledgements, thank-you notes,
+failed feedback) change nothing in them."""

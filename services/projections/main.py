@@ -19,13 +19,22 @@ from services.projections.db import Database
 from services.projections.projector import Projector
 
 log = logging.getLogger(__name__)
+QUIET_POLL_S = 0.05
+"""The longest wait between two looks at a store that has had no new facts for a while."""
 
 
 async def run(settings: Settings) -> None:
     referrals = await asyncio.to_thread(open_ledger, settings)
     db = Database(settings)
     projector = await asyncio.to_thread(Projector, db, deadline_policy(settings))
-    follower = StoreFollower(referrals, projector.process, projector.position, page_size=1000)
+    follower = StoreFollower(
+        referrals,
+        projector.process,
+        projector.position,
+        page_size=1000,
+        idle_s=settings.projections_poll_s,
+        idle_max_s=QUIET_POLL_S,
+    )
     config = uvicorn.Config(
         create_app(settings),
         host=settings.ops_host,

@@ -41,6 +41,16 @@ class Projector:
             self._move(cursor, current, fresh[-1].position)
             return fresh[-1].position
 
+    def advance(self, to: int) -> int:
+        """Move the position on to `to` without facts: every fact up to it that was not applied is
+        of a type the read models ignore (`facts.APPLIED`); the position afterwards."""
+        with self.db.transaction() as cursor:
+            current = self._locked_position(cursor)
+            if to <= current:
+                return current
+            self._move(cursor, current, to)
+            return to
+
     def _locked_position(self, cursor: Cursor) -> int:
         lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         cursor.execute(f"SELECT position FROM {self.t['view_position']} WHERE name = 'referrals'{lock}")

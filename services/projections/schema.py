@@ -8,8 +8,9 @@ databases. `*_recorded_at` columns say when the store learned a milestone: as-of
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
-from services.projections.db import Database
+from services.projections.db import Cursor, Database
 
 REFERRAL_COLUMNS = [
     "referral_id",
@@ -54,6 +55,16 @@ def tables(suffix: str = "") -> dict[str, str]:
 
 
 def table_ddl(suffix: str = "") -> list[str]:
+    """The tables, and the position's one row (at 0 in new tables)."""
+    position = tables(suffix)["view_position"]
+    return [
+        *create_ddl(suffix),
+        f"INSERT INTO {position} (name, position) VALUES ('referrals', 0) ON CONFLICT (name) DO NOTHING",
+    ]
+
+
+def create_ddl(suffix: str = "") -> list[str]:
+    """CREATE TABLE of each table, in the order of `tables`."""
     t = tables(suffix)
     columns = ", ".join(
         f"{c} {'INTEGER NOT NULL DEFAULT 0' if c in INTEGER_COLUMNS else 'TEXT'}"
@@ -64,7 +75,6 @@ def table_ddl(suffix: str = "") -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {t['volume_monthly']} (month TEXT NOT NULL, dimension TEXT NOT NULL, "
         "key TEXT NOT NULL, label TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (dimension, key, month))",
         f"CREATE TABLE IF NOT EXISTS {t['view_position']} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
-        f"INSERT INTO {t['view_position']} (name, position) VALUES ('referrals', 0) ON CONFLICT (name) DO NOTHING",
     ]
 
 
@@ -84,14 +94,39 @@ def create(db: Database, suffix: str = "") -> None:
             cursor.execute(statement)
 
 
-def swap_in(db: Database, suffix: str) -> None:
-    """Make the tables built under `suffix` the live ones, in one transaction."""
-    with db.transaction() as cursor:
-        for live, built in zip(tables().values(), tables(suffix).values(), strict=True):
-            cursor.execute(f"DROP TABLE IF EXISTS {live}")
-            cursor.execute(f"ALTER TABLE {built} RENAME TO {live}")
-        for statement in index_ddl():
-            cursor.execute(statement)
+def swap_in(db: Database, suffix: str, built_in: Path | None = None) -> None:
+    """Make the tables built under `suffix` the live ones, in one transaction: renamed when they
+    were built in `db`, copied when they were built in the SQLite file `built_in`."""
+    if built_in is None:
+        with db.transaction() as cursor:
+            _rename(cursor, suffix)
+        return
+    connection = db.connect()
+    connection.execute("ATTACH DATABASE ? AS built", (str(built_in),))
+    try:
+        with db.transaction() as cursor:
+            _copy(cursor, suffix, "built")
+    finally:
+        connection.execute("DETACH DATABASE built")
+
+
+def _rename(cursor: Cursor, suffix: str) -> None:
+    for live, built in zip(tables().values(), tables(suffix).values(), strict=True):
+        cursor.execute(f"DROP TABLE IF EXISTS {live}")
+        cursor.execute(f"ALTER TABLE {built} RENAME TO {live}")
+    for statement in index_ddl():
+        cursor.execute(statement)
+
+
+def _copy(cursor: Cursor, suffix: str, schema: str) -> None:
+    """Fill new live tables from the attached database `schema`, then index them."""
+    pairs = zip(tables().values(), tables(suffix).values(), create_ddl(), strict=True)
+    for live, built, create in pairs:
+        cursor.execute(f"DROP TABLE IF EXISTS {live}")
+        cursor.execute(create)
+        cursor.execute(f"INSERT INTO {live} SELECT * FROM {schema}.{built}")
+    for statement in index_ddl():
+        cursor.execute(statement)
 
 
 def drop(db: Database, suffix: str) -> None:

@@ -65,3 +65,10 @@ def test_a_position_moved_by_someone_else_refuses_the_page(
     assert projector.process(page(make.received())) == 1
     assert sum(volume(projector, "total").values()) == 1
     other.db.close()
+
+
+def test_the_position_advances_past_ignored_facts_and_never_back(projector: Projector) -> None:
+    assert projector.advance(5) == 5
+    assert projector.advance(3) == 5
+    assert projector.process(page(make.received(), make.received(), start=5)) == 6
+    assert sum(volume(projector, "total").values()) == 1
