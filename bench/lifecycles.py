@@ -66,15 +66,15 @@ class Life:
     def add(self, kind: type[Fact], occurred: datetime, data: Any, actor: Actor = make.STAFF) -> datetime:
         lag = MINUTE * self.rng.randint(1, 90)
         recorded = max(occurred + lag, self.last + timedelta(seconds=1))
-        fact = kind(
-            event_id=uuid(self.rng),
-            referral_id=self.rid,
-            occurred_at=occurred,
-            recorded_at=recorded,
-            actor=actor,
-            data=data,
-        )
-        self.facts.append(fact)
+        envelope: dict[str, Any] = {
+            "event_id": uuid(self.rng),
+            "referral_id": self.rid,
+            "occurred_at": occurred,
+            "recorded_at": recorded,
+            "actor": actor,
+            "data": data,
+        }
+        self.facts.append(kind(**envelope))
         self.last = recorded
         return occurred
 

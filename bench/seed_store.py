@@ -26,7 +26,9 @@ from referral_loop.store.ledger import Outcome, Positioned, ReferralLedger
 Progress = Callable[[int, int, float], None]
 """(facts recorded so far, facts wanted, seconds since the start)."""
 T = TypeVar("T")
-BATCH = 5000
+BATCH = Settings().writer_batch
+"""Facts per store transaction: the store writer's batch, so the log's order is the writer's (a
+batch's events are saved aggregate by aggregate)."""
 
 
 def printed(done: int, wanted: int, elapsed: float) -> None:
