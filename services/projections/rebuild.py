@@ -55,7 +55,7 @@ class Build:
 
 
 def build_target(settings: Settings, live: Database) -> Build:
-    suffix = f"_rebuild{int(time.time())}"
+    suffix = f"_rebuild{time.time_ns()}"
     if live.dialect != "sqlite":
         return Build(live, suffix, None)
     file = settings.views_sqlite_file.with_name(f"{settings.views_sqlite_file.name}{suffix}")
