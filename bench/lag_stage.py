@@ -18,37 +18,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import nats
-
 from bench.lifecycle_bench import percentiles, rate_of
 from bench.lifecycles import facts as lifecycle_facts
 from bench.observe import StoreWatch, ViewsWatch
 from bench.stack import Stack, postgres_store, stack_settings, wait_http
-from bench.store_stage import declared
+from bench.store_stage import declared, publish_in_batches
 from contracts import Fact
 from referral_loop.devstack import Child
 from referral_loop.natsd import NatsServer, free_port
-from referral_loop.publisher import BusUnavailable, FactPublisher
 
 TICK_S = 0.01
-
-
-async def publish_paced(url: str, facts: list[Fact], rate: float) -> None:
-    """`rate` facts/s, a small batch every TICK_S."""
-    nc = await nats.connect(url, name="bench-lag")
-    try:
-        publisher, per_tick, started = (
-            FactPublisher(nc, timeout_s=10.0),
-            max(1, int(rate * TICK_S)),
-            time.time(),
-        )
-        for i, start in enumerate(range(0, len(facts), per_tick)):
-            await asyncio.sleep(max(0.0, started + i * TICK_S - time.time()))
-            results = await publisher.publish_many(facts[start : start + per_tick])
-            if any(isinstance(r, BusUnavailable) for r in results):
-                raise RuntimeError("a publish was not acknowledged")
-    finally:
-        await nc.close()
 
 
 async def watched(stack: Stack, facts: list[Fact], rate: float) -> dict[str, Any]:
@@ -56,7 +35,7 @@ async def watched(stack: Stack, facts: list[Fact], rate: float) -> dict[str, Any
     for w in (store, views):
         w.thread.start()
     try:
-        await publish_paced(stack.settings.nats_url, facts, rate)
+        await publish_in_batches(stack.settings.nats_url, facts, max(1, int(rate * TICK_S)), TICK_S)
         deadline = time.time() + 30
         while (not views.marks or views.marks[-1][0] < len(facts)) and time.time() < deadline:
             stack.check()

@@ -75,9 +75,6 @@ class StoreWatch:
             future = self.waiting[key] = (loop, loop.create_future())
         await future[1]
 
-    def count(self, fact_type: str) -> int:
-        return sum(1 for _, t in self.seen if t == fact_type)
-
     def close(self) -> None:
         self.ledger.close()
 

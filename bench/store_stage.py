@@ -22,6 +22,7 @@ import nats
 from bench.common import received_facts
 from bench.observe import StoreWatch
 from bench.stack import postgres_store, stack_settings
+from contracts import Fact
 from contracts.events import ReferralReceived
 from referral_loop.devstack import Child
 from referral_loop.natsd import NatsServer, free_port
@@ -32,13 +33,16 @@ from tests.support.bus import declare_all
 PUBLISH_BATCH = 500
 
 
-async def publish_all(settings: Settings, facts: list[ReferralReceived]) -> float:
-    """Publish in batches of PUBLISH_BATCH; when the first publish started."""
-    nc = await nats.connect(settings.nats_url, name="bench-publisher")
+async def publish_in_batches(url: str, facts: list[Fact], size: int, every_s: float | None = None) -> float:
+    """Publish with FactPublisher.publish_many, `size` facts at a time, at once or (with
+    `every_s`) one batch per interval; every fact must be acknowledged. When publishing began."""
+    nc = await nats.connect(url, name="bench-publisher")
     try:
         publisher, started = FactPublisher(nc, timeout_s=10.0), time.time()
-        for start in range(0, len(facts), PUBLISH_BATCH):
-            results = await publisher.publish_many(facts[start : start + PUBLISH_BATCH])
+        for i, start in enumerate(range(0, len(facts), size)):
+            if every_s is not None:
+                await asyncio.sleep(max(0.0, started + i * every_s - time.time()))
+            results = await publisher.publish_many(facts[start : start + size])
             if any(isinstance(r, BusUnavailable) for r in results):
                 raise RuntimeError("a publish was not acknowledged")
         return started
@@ -58,7 +62,7 @@ async def timed(settings: Settings, facts: list[ReferralReceived], writer: Child
     watch = StoreWatch(settings)
     watch.thread.start()
     try:
-        started = await publish_all(settings, facts)
+        started = await publish_in_batches(settings.nats_url, list(facts), PUBLISH_BATCH)
         done = await recorded_by(watch, len(facts), writer)
     finally:
         watch.thread.stop()

@@ -36,14 +36,9 @@ def store_env(settings: Settings, name: str, sqlite_file: Path, **extra: str) ->
 
 
 def ledger_env(settings: Settings) -> dict[str, str]:
-    """The referrals store: multi-row tracking of bus positions, an aggregate cache for the writer."""
-    return store_env(
-        settings,
-        ReferralLedger.name,
-        settings.sqlite_file,
-        SINGLE_ROW_TRACKING="n",
-        AGGREGATE_CACHE_MAXSIZE="20000",
-    )
+    """The referrals store: multi-row tracking of bus positions. No aggregate cache: the writer
+    loads a batch's referrals in one query (`ReferralLedger._load`), and readers read events."""
+    return store_env(settings, ReferralLedger.name, settings.sqlite_file, SINGLE_ROW_TRACKING="n")
 
 
 def _sqlite_env(sqlite_file: Path) -> dict[str, str]:
