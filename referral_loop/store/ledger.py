@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import groupby
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder
 
 from contracts import Fact, fact_from_dict
+from referral_loop.store.loading import load_many
 from referral_loop.store.recorders import trackings
 from referral_loop.store.referral import LifecycleError, Referral, as_stored
 
@@ -66,14 +66,7 @@ class ReferralLedger(Application[UUID]):
 
     def _load(self, referral_ids: Iterable[UUID]) -> dict[UUID, Referral]:
         """The stored referrals among these ids, read in one query (not one per fact)."""
-        stored = self.recorder.select_events_of(referral_ids)  # type: ignore[attr-defined]
-        events = (self.mapper.to_domain_event(s) for s in stored)
-        loaded: dict[UUID, Referral] = {}
-        for referral_id, group in groupby(events, key=lambda e: e.originator_id):
-            referral: Referral | None = project_aggregate(None, group)
-            if referral is not None:
-                loaded[referral_id] = referral
-        return loaded
+        return load_many(self, referral_ids)
 
     def _apply(self, fact: Fact, touched: dict[UUID, Referral]) -> Result:
         referral = touched.get(fact.referral_id)

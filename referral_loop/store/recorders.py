@@ -25,8 +25,17 @@ class BatchTrackingSQLiteRecorder(SQLiteProcessRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        for tracking in kwargs.get("trackings", ()):
-            self._insert_tracking(c, tracking)
+        trackings: Sequence[Tracking] = kwargs.get("trackings", ())
+        if self.datastore.single_row_tracking or len(trackings) < 2:
+            for tracking in trackings:
+                self._insert_tracking(c, tracking)
+        else:  # one statement for a batch's positions, not one call each
+            self._check_has_multi_row_tracking_table(c)
+            rows = [
+                {"application_name": t.application_name, "notification_id": t.notification_id}
+                for t in trackings
+            ]
+            c.executemany(self.insert_tracking_statement, rows)
         return super()._insert_events(c, stored_events, **kwargs)
 
     def tracked_positions(self, upstream: str, positions: Iterable[int]) -> set[int]:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from copy import deepcopy
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -19,10 +19,12 @@ from eventsourcing.persistence import ApplicationRecorder, Tracking
 
 from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
+from referral_loop.store.loading import load_many
 from services.feedback.case import FeedbackCase
-from services.feedback.policy import Decisions
+from services.feedback.policy import Decisions, Find
 
 UPSTREAM = "Referrals"
+T = TypeVar("T")
 _OPENS = {"SendRequested": 1, "AnnouncementDecided": 1, "Sent": -1, "Failed": -1, "AnnouncementConfirmed": -1}
 
 
@@ -43,12 +45,35 @@ class FeedbackLedger(Application[UUID]):
 
     def process(self, page: Sequence[Recorded]) -> list[FeedbackCase]:
         """Decide for a page of referral facts; record decisions and position in one transaction."""
-        decisions = Decisions(self.find, self.deadlines, self.acknowledge)
-        with self.lock, self.uncached_on_error(decisions.touched):
-            for recorded in page:
-                decisions.apply(recorded.fact)
-            self.save(*decisions.touched.values(), trackings=[Tracking(UPSTREAM, page[-1].position)])
+        with self.lock:
+            find = self._finder({recorded.fact.referral_id for recorded in page})
+            decisions = Decisions(find, self.deadlines, self.acknowledge)
+            with self.uncached_on_error(decisions.touched):
+                for recorded in page:
+                    decisions.apply(recorded.fact)
+                self.save(*decisions.touched.values(), trackings=[Tracking(UPSTREAM, page[-1].position)])
         return [a for a in decisions.touched.values() if isinstance(a, FeedbackCase)]
+
+    def _finder(self, referral_ids: set[UUID]) -> Find:
+        """`find` for a batch: its cases from the cache, the rest read in one query (so a new
+        referral's absence costs no query of its own); any other aggregate as `find` gets it."""
+        known = self._cached(referral_ids)
+        loaded = load_many(self, referral_ids - known.keys())
+        for referral_id, case in loaded.items():
+            self.repository.cache.put(referral_id, case)  # type: ignore[union-attr]
+        known |= loaded
+
+        def find(cls: type[Any], aggregate_id: UUID) -> Any:
+            return known.get(aggregate_id) if aggregate_id in referral_ids else self.find(cls, aggregate_id)
+
+        return find
+
+    def _cached(self, referral_ids: set[UUID]) -> dict[UUID, Any]:
+        found: dict[UUID, Any] = {}
+        for referral_id in referral_ids:
+            with suppress(KeyError):
+                found[referral_id] = self.repository.cache.get(referral_id)  # type: ignore[union-attr]
+        return found
 
     def find(self, cls: type[Any], aggregate_id: UUID) -> Any:
         try:
@@ -62,6 +87,14 @@ class FeedbackLedger(Application[UUID]):
         with self.lock:
             case: FeedbackCase | None = self.find(FeedbackCase, referral_id)
             return deepcopy(case)
+
+    def with_cases(self, referral_ids: set[UUID], use: Callable[[dict[UUID, FeedbackCase]], T]) -> T:
+        """`use` applied to these cases as recorded (absent ones left out), under the lock: no
+        copies are made, so `use` must not keep a case or hand one to another thread."""
+        with self.lock:
+            find = self._finder(referral_ids)
+            cases = {rid: find(FeedbackCase, rid) for rid in referral_ids}
+            return use({rid: case for rid, case in cases.items() if case is not None})
 
     def change(self, commands: Sequence[tuple[UUID, Callable[[FeedbackCase], object]]]) -> list[FeedbackCase]:
         """Run commands on cases and record all they decided in one transaction."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from uuid import UUID
 
 from services.feedback import commands
@@ -53,17 +54,24 @@ class Sender:
         return len(items)
 
     def prepare(self, items: list[Item]) -> tuple[list[tuple[Item, Draft]], list[FeedbackCase]]:
-        """The messages for these sends, read from the store and built (in a worker thread); and the
-        cases whose sends were done or failed since the outbox last heard of them."""
+        """The messages for these sends, built from the cases as recorded (in a worker thread);
+        and copies of the cases whose sends were done or failed since the outbox last heard."""
+        return self.parts.ledger.with_cases(
+            {rid for rid, _ in items}, lambda cases: self.drafts(items, cases)
+        )
+
+    def drafts(
+        self, items: list[Item], cases: dict[UUID, FeedbackCase]
+    ) -> tuple[list[tuple[Item, Draft]], list[FeedbackCase]]:
         drafts: list[tuple[Item, Draft]] = []
-        stale: list[FeedbackCase] = []
+        stale: dict[UUID, FeedbackCase] = {}
         for rid, key in items:
-            case = self.parts.ledger.case(rid)
+            case = cases.get(rid)
             if case is not None and key in case.pending:
                 drafts.append(((rid, key), self.build(case, key)))
             elif case is not None:
-                stale.append(case)
-        return drafts, stale
+                stale[rid] = deepcopy(case)
+        return drafts, list(stale.values())
 
     def build(self, case: FeedbackCase, key: str) -> Draft:
         practice = self.parts.practice

@@ -44,8 +44,22 @@ def test_a_change_that_fails_halfway_leaves_the_case_as_recorded(ledger: Feedbac
     assert recorded is not None and recorded.sent[key] == "<m@practice.example>"
 
 
-def test_a_case_read_for_drafting_is_a_copy(ledger: FeedbackLedger) -> None:
-    rid = uuid4()
-    ledger.process([Recorded(1, make.received(rid)), Recorded(2, make.seen(rid))])
-    first, second = ledger.case(rid), ledger.case(rid)
-    assert first is not None and second is not None and first is not second
+def test_a_page_after_a_restart_loads_its_cases_in_one_query(
+    store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = uuid4(), uuid4()
+    first = open_feedback_ledger(store_settings)
+    first.process([Recorded(1, make.received(old))])
+    first.close()
+    ledger = open_feedback_ledger(store_settings)  # nothing cached
+    queries: list[set[object]] = []
+    select = ledger.recorder.select_events_of  # type: ignore[attr-defined]
+    monkeypatch.setattr(ledger.recorder, "select_events_of", lambda ids: queries.append(set(ids)) or select(ids))
+    try:
+        ledger.process([Recorded(2, make.seen(old)), Recorded(3, make.received(new))])
+        assert queries == [{old, new}], "one query for the page's cases, the new one's absence included"
+        cases = ledger.with_cases({old, new, uuid4()}, dict)
+        assert set(cases) == {old, new}, "the recorded cases, absent ones left out"
+        assert "report" in cases[old].pending and cases[new].seen_at is None
+    finally:
+        ledger.close()
