@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint format contracts bench clean
+.PHONY: setup run test lint format contracts bench soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ contracts: setup
 ## bench: the whole pipeline against its parts' ceilings, 3 repeats (see docs/performance.md); BENCH_ARGS="--store postgres" etc.
 bench: setup
 	PYTHONPATH=. $(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
+## soak: the whole stack under load for SOAK_ARGS="--minutes 10" (default) with random kill -9 of random processes, then the checker (see docs/reliability.md); --seed N, --store postgres
+soak: setup
+	PYTHONPATH=. $(BIN)/python -m reliability.soak $(SOAK_ARGS)
+
+## cluster: the scale-out topology on this machine (3 clustered nats-servers, PostgreSQL, two replicas of each service); Ctrl-C stops it
+cluster: setup
+	PYTHONPATH=. $(BIN)/python -m reliability.cluster_run $(CLUSTER_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

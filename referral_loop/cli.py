@@ -6,12 +6,12 @@ This is the composition root: the only module that knows every service.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 
 import uvloop
 
+from referral_loop.ops.logs import configure as configure_logs
 from referral_loop.settings import Settings, get_settings
 
 
@@ -94,6 +94,9 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
 }
 
 
+SERVICES = {"intake", "store-writer", "feedback", "mail-sink", "projections"}
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="referral-loop", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -112,7 +115,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    service = args.command in SERVICES  # long-running processes log as LOG_FORMAT says; commands as text
+    configure_logs(args.command, settings.log_level, settings.log_format if service else "text")
     _, handler = COMMANDS[args.command]
     return handler(settings, args)
 

@@ -31,6 +31,8 @@ MONITOR_PORT = 8222
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.2
+STORE_WRITER_OPS_PORT = 8002
+FEEDBACK_OPS_PORT = 8003
 
 
 def nats_address(settings: Settings) -> tuple[str, int]:
@@ -48,6 +50,28 @@ def with_embedded_mail(settings: Settings) -> Settings:
     """The embedded sink on loopback is the one place TLS is off by default."""
     update = {"smtp_host": "127.0.0.1", "smtp_port": settings.mail_sink_port, "smtp_tls": "none"}
     return settings.model_copy(update=update) if uses_embedded_mail() else settings
+
+
+def with_ops_ports(settings: Settings) -> Settings:
+    """The store writer and feedback serve /healthz, /readyz and /metrics on 8002 and 8003 unless set."""
+    update = {
+        "store_writer_ops_port": settings.store_writer_ops_port or STORE_WRITER_OPS_PORT,
+        "feedback_ops_port": settings.feedback_ops_port or FEEDBACK_OPS_PORT,
+    }
+    return settings.model_copy(update=update)
+
+
+def ops_endpoints(settings: Settings) -> str:
+    """Where each service answers /healthz, /readyz and /metrics (printed after the banner)."""
+    host = settings.ops_host
+    ports = {
+        "intake": f"{settings.base_url}",
+        "store-writer": f"http://{host}:{settings.store_writer_ops_port}",
+        "feedback": f"http://{host}:{settings.feedback_ops_port}",
+        "projections": f"http://{host}:{settings.ops_port}",
+    }
+    lines = "\n".join(f"    {name:13} {url}/readyz   {url}/metrics" for name, url in ports.items())
+    return f"  Health, readiness and metrics:\n{lines}\n"
 
 
 def prepare_dirs(settings: Settings) -> None:
@@ -78,10 +102,10 @@ class Child:
     process: subprocess.Popen[bytes]
 
     @classmethod
-    def start(cls, name: str, settings: Settings) -> Child:
+    def start(cls, name: str, settings: Settings, log_name: str = "") -> Child:
         command = [sys.executable, "-m", "referral_loop.cli", name]
         env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
-        return cls(name, spawn(command, logs_dir(settings) / f"{name}.log", env))
+        return cls(name, spawn(command, logs_dir(settings) / f"{log_name or name}.log", env))
 
     def stop(self) -> int:
         """SIGINT (a clean shutdown for uvicorn and asyncio.run alike), SIGKILL if it lingers."""
@@ -169,7 +193,7 @@ def stop_on_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def main(settings: Settings) -> int:
-    settings = with_embedded_mail(settings)
+    settings = with_ops_ports(with_embedded_mail(settings))
     prepare_dirs(settings)
     credentials = ensure_local_users(settings.users_path)
     stack = DevStack(settings)
@@ -187,5 +211,6 @@ def run_until_stopped(stack: DevStack, credentials: Credentials) -> int:
     stack.start()
     if stack.wait_for_intake():
         print(banner(stack.settings, stack.nats, credentials), flush=True)
+        print(ops_endpoints(stack.settings), flush=True)
         stack.watch()
     return 0

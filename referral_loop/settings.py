@@ -89,7 +89,20 @@ class Settings(BaseSettings):
         0.01, gt=0, description="How often the projector looks for new facts in the store when caught up."
     )
 
+    store_writer_ops_port: int = Field(
+        0, ge=0, description="Port of the store writer's /healthz, /readyz and /metrics (0: none)."
+    )
+    feedback_ops_port: int = Field(
+        0, ge=0, description="Port of feedback's /healthz, /readyz and /metrics (0: none)."
+    )
+    smtp_check_s: float = Field(
+        5.0, gt=0, description="How long feedback's readiness remembers an SMTP reachability check."
+    )
+
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Service logs: one JSON object per line, or plain text."
+    )
 
     @property
     def sqlite_file(self) -> Path:

@@ -5,15 +5,18 @@ from __future__ import annotations
 from nats.aio.client import Client
 
 from referral_loop.deadlines import deadline_policy
+from referral_loop.ops.metrics import Metrics
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger, opening, store_env
 from services.feedback.clock import Clock, SystemClock
 from services.feedback.ledger import FeedbackLedger
 from services.feedback.letters import Practice
+from services.feedback.message import PermanentFailure, TransientFailure
 from services.feedback.parts import Parts
 from services.feedback.pool import MailerPool
 from services.feedback.rendering import Renderer
+from services.feedback.wire import Outgoing
 
 
 def practice(settings: Settings) -> Practice:
@@ -41,12 +44,41 @@ def open_feedback_ledger(settings: Settings) -> FeedbackLedger:
     return opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
 
 
-def parts(settings: Settings, nc: Client, clock: Clock | None = None) -> Parts:
-    """Everything the service needs (opening the stores blocks: call it off the event loop)."""
+class CountingMailerPool(MailerPool):
+    """The pool, counting each send by outcome: sent, retry (transient failure), failed (for good)."""
+
+    def count_in(self, metrics: Metrics) -> CountingMailerPool:
+        self.sends = metrics.counter(
+            "referral_loop_emails", "Emails handed to SMTP, by outcome.", ["outcome"]
+        )
+        return self
+
+    async def send(self, out: Outgoing) -> None:
+        try:
+            await super().send(out)
+        except PermanentFailure:
+            self.sends.labels("failed").inc()
+            raise
+        except TransientFailure:
+            self.sends.labels("retry").inc()
+            raise
+        self.sends.labels("sent").inc()
+
+
+def parts(
+    settings: Settings, nc: Client, clock: Clock | None = None, metrics: Metrics | None = None
+) -> Parts:
+    """Everything the service needs (opening the stores blocks: call it off the event loop);
+    with `metrics`, the mailer pool counts its sends there."""
+    mailer = (
+        MailerPool.from_settings(settings)
+        if metrics is None
+        else CountingMailerPool(MailerPool.from_settings(settings).mailers).count_in(metrics)
+    )
     return Parts(
         referrals=open_ledger(settings),
         ledger=open_feedback_ledger(settings),
-        mailer=MailerPool.from_settings(settings),
+        mailer=mailer,
         renderer=Renderer(settings.templates_dir),
         publisher=FactPublisher(nc),
         practice=practice(settings),

@@ -28,6 +28,11 @@ class Attempt:
     next_at: datetime
     tries: int = 0
 
+    def due(self, now: datetime) -> bool:
+        """Due at `next_at`, or at once if that is further off than any wait we set: the wall
+        clock went back, and a retry must not wait for it to catch up (hours, or days)."""
+        return self.next_at <= now or self.next_at - now > MAX_BACKOFF
+
     def later(self, now: datetime, base: timedelta = timedelta(seconds=1)) -> None:
         self.tries += 1
         self.next_at = now + min(base * 2 ** (self.tries - 1), MAX_BACKOFF)
@@ -69,7 +74,7 @@ class Outbox:
 
     def due_sends(self, now: datetime, limit: int) -> list[Item]:
         """Up to `limit` sends due now: reports first, then by when they were tracked."""
-        due = ((rid, key) for rid, keys in self.sends.items() for key, a in keys.items() if a.next_at <= now)
+        due = ((rid, key) for rid, keys in self.sends.items() for key, a in keys.items() if a.due(now))
         return heapq.nsmallest(limit, due, key=lambda item: PRIORITY.get(item[1], len(PRIORITY)))
 
     def due_announcements(self, now: datetime, limit: int) -> list[tuple[Item, dict[str, Any]]]:
@@ -77,7 +82,7 @@ class Outbox:
             ((rid, t), fact)
             for rid, facts in self.announcements.items()
             for t, (fact, attempt) in facts.items()
-            if attempt.next_at <= now
+            if attempt.due(now)
         )
         return list(itertools.islice(due, limit))
 

@@ -20,7 +20,7 @@ from services.intake.commands import (
 )
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
 from services.intake.reader import ReferralView
-from services.intake.submission import Accepted, submit_fact, submit_referral
+from services.intake.submission import Accepted, accepted, submit_fact, submit_referral
 
 router = APIRouter(prefix="/api")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)]
@@ -143,7 +143,10 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
             data, occurred_at = split_occurred_at(body, data_model)
             fact = build_fact(fact_class, referral_id, data, user, key, occurred_at)
             intake = request.app.state.intake
-            check_allowed(fact.type, await intake.reader.status(referral_id))
+            state, recorded = await intake.reader.standing(referral_id)
+            if key and str(fact.event_id) in recorded:  # a retry of a recorded fact: as the first time
+                return accepted(intake, fact)
+            check_allowed(fact.type, state)
         except FactRejected as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
         return await submit_fact(intake, fact)

@@ -9,10 +9,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from nats.aio.client import Client
 
+from contracts import bus
 from referral_loop.auth import Authenticator
 from referral_loop.bus import connect
+from referral_loop.ops import checks, gauges, stores, threads
+from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.shutdown import close_nats
+from referral_loop.ops.web import add_ops_routes
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
@@ -50,21 +55,36 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         task.cancel()
         if intake.publisher is not None:
-            await intake.publisher.nc.close()
+            await close_nats(intake.publisher.nc)
+        await threads.finished()  # no readiness probe still in the store as it closes
         intake.reader.ledger.close()
 
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)
     app.state.intake = intake
+    app.state.ops = intake_ops(intake)
     app.state.authenticate = Authenticator(UserDirectory(settings.users_path))
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), include_in_schema=False)
-    app.add_api_route("/readyz", lambda: _ready(intake), include_in_schema=False)
+    add_ops_routes(app, app.state.ops)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 
 
-def _ready(intake: Intake) -> JSONResponse:
-    connected = intake.publisher is not None and intake.publisher.nc.is_connected
-    return JSONResponse({"nats": "connected" if connected else "down"}, status_code=200 if connected else 503)
+def intake_ops(intake: Intake) -> Ops:
+    """Ready: NATS connected, the REFERRALS stream there (where submissions go), the store readable
+    (where statuses come from). /healthz, /readyz and /metrics need no sign-in."""
+
+    def client() -> Client | None:
+        return None if intake.publisher is None else intake.publisher.nc
+
+    ops = Ops(
+        "intake",
+        [
+            checks.nats_connected(client),
+            checks.streams_present(client, [bus.STREAM]),
+            checks.blocking("store", lambda: stores.readable(intake.reader.ledger.recorder)),
+        ],
+    )
+    gauges.nats_connected(ops.metrics, client)
+    return ops

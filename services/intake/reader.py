@@ -36,7 +36,11 @@ class ReferralReader:
 
     async def status(self, referral_id: UUID) -> Status | None:
         """The referral's status alone (for lifecycle checks): its facts' types, nothing decoded."""
-        return await asyncio.to_thread(self._status, referral_id)
+        return (await self.standing(referral_id))[0]
+
+    async def standing(self, referral_id: UUID) -> tuple[Status | None, frozenset[str]]:
+        """Its status and the event ids recorded about it (a retried fact is known by its id)."""
+        return await asyncio.to_thread(self._standing, referral_id)
 
     async def recent(self, limit: int = 50) -> list[ReferralView]:
         """The most recently recorded referrals, newest first, with their status."""
@@ -51,9 +55,10 @@ class ReferralReader:
         assert isinstance(received, ReferralReceived)
         return ReferralView(referral_id, status_after(f.type for f in timeline), received, timeline)
 
-    def _status(self, referral_id: UUID) -> Status | None:
-        types = [e.fact["type"] for e in self.ledger.events.get(referral_id)]  # type: ignore[attr-defined]
-        return status_after(types) if types else None
+    def _standing(self, referral_id: UUID) -> tuple[Status | None, frozenset[str]]:
+        facts = [e.fact for e in self.ledger.events.get(referral_id)]  # type: ignore[attr-defined]
+        status = status_after(f["type"] for f in facts) if facts else None
+        return status, frozenset(str(f["event_id"]) for f in facts)
 
     def _recent(self, limit: int) -> list[ReferralView]:
         recorder = self.ledger.recorder

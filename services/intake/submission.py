@@ -43,6 +43,10 @@ async def submit_fact(intake: Intake, fact: Fact) -> Accepted:
         await intake.publisher.publish(fact)
     except BusUnavailable as error:
         raise _unavailable(str(error)) from error
+    return accepted(intake, fact)
+
+
+def accepted(intake: Intake, fact: Fact) -> Accepted:
     return Accepted(
         referral_id=fact.referral_id, event_id=fact.event_id, status_url=intake.status_url(fact.referral_id)
     )

@@ -14,11 +14,14 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referral_loop.auth import Authenticator
 from referral_loop.deadlines import deadline_policy
+from referral_loop.ops import checks, threads
+from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.web import add_ops_routes
 from referral_loop.settings import Settings
 from referral_loop.users import UserDirectory
 from services.projections import api, dashboard, schema
@@ -33,8 +36,9 @@ ALWAYS = [
 ]
 
 
-def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    """The app over `db`, or over its own connection to the views database (closed at shutdown)."""
+def create_app(settings: Settings, db: Database | None = None, ops: Ops | None = None) -> FastAPI:
+    """The app over `db`, or over its own connection to the views database (closed at shutdown).
+    `ops` answers /healthz, /readyz and /metrics (by default: readiness checks the views only)."""
     database = db or Database(settings, settings.views_sqlite_file)
     app = FastAPI(
         title="Referral Loop operations",
@@ -48,9 +52,18 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_fields)
     for router in (api.router, dashboard.router):
         app.include_router(router)
-    app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), include_in_schema=False)
+    add_ops_routes(
+        app, ops or Ops("projections", [checks.blocking("views", lambda: views_writable(database))])
+    )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def views_writable(db: Database) -> None:
+    """A write transaction on the views that changes nothing (blocking)."""
+    position = schema.tables("")["view_position"]
+    with db.transaction() as cursor:
+        cursor.execute(f"UPDATE {position} SET position = position WHERE 1 = 0")
 
 
 def owning(database: Database) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -60,6 +73,7 @@ def owning(database: Database) -> Callable[[FastAPI], AbstractAsyncContextManage
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(schema.create, database)
         yield
+        await threads.finished()  # no readiness probe still in the views as they close
         database.close()
 
     return lifespan

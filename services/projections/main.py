@@ -1,6 +1,8 @@
 """Entry point of the projections process: keep the read models current and serve ops.
 
 The projector follows the referral store; the ops API and dashboard read the same views.
+Every replica serves the views; one projects into them, while the others stand by
+(`referral_loop.leading`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ import logging
 import uvicorn
 
 from referral_loop.deadlines import deadline_policy
+from referral_loop.leading import lead
+from referral_loop.ops import checks, gauges, stores, threads
+from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.web import GracefulServer
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import StoreFollower
-from services.projections.app import create_app
+from referral_loop.store.lease import lease_for
+from referral_loop.store.ledger import ReferralLedger
+from services.projections.app import create_app, views_writable
 from services.projections.db import Database
 from services.projections.projector import Projector
 
@@ -35,20 +43,45 @@ async def run(settings: Settings) -> None:
         idle_s=settings.projections_poll_s,
         idle_max_s=QUIET_POLL_S,
     )
+    ops = projections_ops(db, referrals, projector)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, ops=ops),
         host=settings.ops_host,
         port=settings.ops_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # the process's logging (referral_loop.ops.logs), not uvicorn's own
         access_log=False,
     )
-    following = asyncio.create_task(follower.run())
+    lease = await asyncio.to_thread(lease_for, referrals, "projections")
+    leading = ops.metrics.gauge("referral_loop_leading", "1 while this replica leads its role, 0 on standby.")
+    following = asyncio.create_task(lead(lease, follower.stopping, "projections", follower.run, leading))
+    server = GracefulServer(config, on_signal=lambda: setattr(ops, "stopping", True))
+    following.add_done_callback(
+        lambda _: server.stop_gracefully()
+    )  # the projector ended: so does the process
     log.info("projections following the referral store; ops on %s:%d", settings.ops_host, settings.ops_port)
     try:
-        await uvicorn.Server(config).serve()
+        await server.serve()
     finally:
         follower.stopping.set()
-        await following
+        try:
+            await following
+        finally:
+            await asyncio.to_thread(lease.close)
+        await threads.finished()  # no readiness probe still in a store as it closes
         db.close()
         referrals.close()
         log.info("projections stopped")
+
+
+def projections_ops(db: Database, referrals: ReferralLedger, projector: Projector) -> Ops:
+    """Ready: the referral store readable, the views writable. Metrics: how far the views lag."""
+    ops = Ops(
+        "projections",
+        [
+            checks.blocking("referral_store", lambda: stores.readable(referrals.recorder)),
+            checks.blocking("views", lambda: views_writable(db)),
+        ],
+    )
+    gauges.follower_lag(ops.metrics, "projections", referrals, projector.position)
+    return ops

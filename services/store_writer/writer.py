@@ -3,6 +3,7 @@
 Each fetch is one micro-batch and one store transaction (events plus a tracking row per
 stream sequence), done off the event loop in a single thread hop. Only then are the
 messages acked, so a crash at any point leads to redelivery, and redelivery to no change.
+Replicas share the durable consumer and take turns by a lease (`lease.py`): facts keep stream order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from contracts import bus
+from referral_loop.store.lease import Lease
 from referral_loop.store.ledger import ReferralLedger, Result
+from services.store_writer.lease import holding, writer_lease
 from services.store_writer.recording import Batch, retry_delay, verdict
 
 log = logging.getLogger(__name__)
@@ -25,18 +28,42 @@ STORE_RETRY_MAX_S = 10.0
 
 
 class StoreWriter:
-    def __init__(self, js: JetStreamContext, ledger: ReferralLedger, batch_size: int, fetch_wait_s: float):
+    def __init__(
+        self,
+        js: JetStreamContext,
+        ledger: ReferralLedger,
+        batch_size: int,
+        fetch_wait_s: float,
+        lease: Lease | None = None,
+    ):
         self.js, self.ledger = js, ledger
         self.batch_size, self.fetch_wait_s = batch_size, fetch_wait_s
+        self.lease = lease
+        """One writer records at a time (`lease.py`); by default the lease of the ledger's store."""
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Fetch the next batch while this one is decoded and recorded (ordered: one at a time)."""
+        """Record while holding the lease; give it back whenever there is nothing to record."""
         sub = await self.js.pull_subscribe_bind(durable=bus.STORE_WRITER, stream=bus.STREAM)
+        lease = self.lease if self.lease is not None else await asyncio.to_thread(writer_lease, self.ledger)
+        try:
+            while not self.stopping.is_set():
+                async with holding(lease, self.stopping) as held:
+                    if held:
+                        await self.drain(sub)
+        finally:
+            if self.lease is None:
+                await asyncio.to_thread(lease.close)
+
+    async def drain(self, sub: JetStreamContext.PullSubscription) -> None:
+        """Fetch the next batch while this one is decoded and recorded (ordered: one at a time),
+        until a fetch comes back empty: then every message fetched has been settled."""
         upcoming = asyncio.create_task(self.fetch(sub))
         try:
             while not self.stopping.is_set():
                 msgs = await upcoming
+                if not msgs:
+                    return
                 upcoming = asyncio.create_task(self.fetch(sub))
                 await self.handle(msgs)
         finally:
@@ -52,10 +79,13 @@ class StoreWriter:
             await asyncio.sleep(0.5)
             return []
 
-    @staticmethod
-    async def hand_back(upcoming: asyncio.Task[list[Msg]]) -> None:
+    @classmethod
+    async def hand_back(cls, upcoming: asyncio.Task[list[Msg]]) -> None:
         """On stop, give a prefetched batch straight back to JetStream (not after the ack wait)."""
-        msgs = await upcoming
+        await cls.hand_back_now(await upcoming)
+
+    @staticmethod
+    async def hand_back_now(msgs: list[Msg]) -> None:
         with contextlib.suppress(NatsError):
             await asyncio.gather(*(msg.nak() for msg in msgs))
 
@@ -67,8 +97,10 @@ class StoreWriter:
             return
         for msg, reason in batch.poison:
             await self.dead_letter(msg, reason)
-        if results is not None:
-            await asyncio.gather(*(self.settle(msg, results[p.position]) for msg, p in batch.facts))
+        if results is None:  # stopped before the batch could be recorded: hand it back at once
+            await self.hand_back_now([msg for msg, _ in batch.facts] if batch.decoded else msgs)
+            return
+        await asyncio.gather(*(self.settle(msg, results[p.position]) for msg, p in batch.facts))
 
     async def isolate(self, msgs: list[Msg], error: Exception) -> None:
         """A fact broke the batch with an unexpected error: record one by one, park the culprit."""

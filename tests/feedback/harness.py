@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import nats
 from nats.aio.client import Client
@@ -25,6 +25,7 @@ from services.feedback.clock import FakeClock
 from services.feedback.parts import Parts
 from services.feedback.service import FeedbackService
 from services.store_writer.writer import StoreWriter
+from tests.support import referrals as make
 from tests.support.bus import declare_all, publish
 
 
@@ -87,3 +88,24 @@ async def running_loop(
         await nc.close()
         for ledger in (writer.ledger, wired.ledger, wired.referrals):
             ledger.close()
+
+
+async def seen_referrals_on_the_bus(
+    store_settings: Settings, nats_url: str, sink: MailSink, n: int
+) -> tuple[Settings, list[UUID]]:
+    """Settings that mail `sink` (no acknowledgements: two letters a referral), and `n` referrals
+    received and seen, published for a store writer to record; their ids."""
+    update = {"nats_url": nats_url, "smtp_host": "127.0.0.1", "smtp_port": sink.port}
+    settings = store_settings.model_copy(
+        update={**update, "smtp_tls": "none", "acknowledge_referrals": False}
+    )
+    nc = await nats.connect(nats_url)
+    try:
+        await declare_all(nc.jetstream(), settings)
+        rids = [uuid4() for _ in range(n)]
+        for rid in rids:
+            await publish(nc.jetstream(), make.received(rid))
+            await publish(nc.jetstream(), make.seen(rid))
+    finally:
+        await nc.close()
+    return settings, rids

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from uuid import UUID, uuid4
-
-import nats
+from uuid import UUID
 
 from referral_loop.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.bootstrap import open_feedback_ledger
 from services.feedback.service import BATCH
-from tests.support import referrals as make
-from tests.support.bus import declare_all, publish
+from tests.feedback.harness import seen_referrals_on_the_bus
 from tests.support.processes import ProcessRegistry, wait_until
 from tests.support.servers import NatsServer
 
@@ -37,17 +34,7 @@ async def test_a_killed_sender_loses_no_report_and_resends_only_letters_in_fligh
 ) -> None:
     with MailSink(tmp_path / "mail") as sink:
         sink.data_delay_s = 0.05
-        update = {"nats_url": nats_server.url, "smtp_host": "127.0.0.1", "smtp_port": sink.port}
-        settings = store_settings.model_copy(
-            update={**update, "smtp_tls": "none", "acknowledge_referrals": False}
-        )
-        nc = await nats.connect(nats_server.url)
-        await declare_all(nc.jetstream(), settings)
-        rids = [uuid4() for _ in range(REFERRALS)]
-        for rid in rids:
-            await publish(nc.jetstream(), make.received(rid))
-            await publish(nc.jetstream(), make.seen(rid))
-        await nc.close()
+        settings, rids = await seen_referrals_on_the_bus(store_settings, nats_server.url, sink, REFERRALS)
         services.start("store-writer", settings)
         feedback = services.start("feedback", settings)
         wait_until(

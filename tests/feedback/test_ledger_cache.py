@@ -54,7 +54,9 @@ def test_a_page_after_a_restart_loads_its_cases_in_one_query(
     ledger = open_feedback_ledger(store_settings)  # nothing cached
     queries: list[set[object]] = []
     select = ledger.recorder.select_events_of  # type: ignore[attr-defined]
-    monkeypatch.setattr(ledger.recorder, "select_events_of", lambda ids: queries.append(set(ids)) or select(ids))
+    monkeypatch.setattr(
+        ledger.recorder, "select_events_of", lambda ids: queries.append(set(ids)) or select(ids)
+    )
     try:
         ledger.process([Recorded(2, make.seen(old)), Recorded(3, make.received(new))])
         assert queries == [{old, new}], "one query for the page's cases, the new one's absence included"

@@ -1,0 +1,1 @@
+"""Operability shared by every service: readiness checks, metrics, the ops HTTP endpoints, logs."""

@@ -1,0 +1,57 @@
+"""The ops endpoints on a FastAPI app (intake, projections), and uvicorn stopping gracefully.
+
+uvicorn, on SIGTERM or SIGINT, stops accepting connections, lets in-flight requests finish and
+runs the app's shutdown; then it raises the signal again, so the process would die by it. Here
+the signal only starts that graceful stop and the process exits 0 once it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response as HttpResponse
+
+from referral_loop.ops.endpoints import Handler, Ops
+
+
+def add_ops_routes(app: FastAPI, ops: Ops) -> None:
+    """GET /healthz, /readyz and /metrics, outside the OpenAPI document and without sign-in."""
+    for path, handler in ops.routes().items():
+        app.add_api_route(path, endpoint(handler), methods=["GET"], include_in_schema=False)
+
+
+def endpoint(handler: Handler) -> Callable[[], object]:
+    async def answer() -> HttpResponse:
+        response = await handler()
+        return HttpResponse(response.body, response.status, media_type=response.content_type)
+
+    return answer
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server whose stop on SIGTERM/SIGINT drains requests and then exits normally."""
+
+    def __init__(self, config: uvicorn.Config, on_signal: Callable[[], None] = lambda: None) -> None:
+        super().__init__(config)
+        self.on_signal = on_signal
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop_gracefully)
+        try:
+            yield
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    def stop_gracefully(self) -> None:
+        self.on_signal()
+        self.should_exit = True
