@@ -49,14 +49,35 @@ class StoreWriter:
         """Record while holding the lease; give it back whenever there is nothing to record."""
         sub = await self.js.pull_subscribe_bind(durable=bus.STORE_WRITER, stream=bus.STREAM)
         lease = self.lease if self.lease is not None else await asyncio.to_thread(writer_lease, self.ledger)
+        orphans_checked = False
         try:
             while not self.stopping.is_set():
                 async with holding(lease, self.stopping) as held:
+                    if held and not orphans_checked:
+                        orphans_checked = await self.let_orphans_return()
                     if held:
                         await self.drain(sub)
         finally:
             if self.lease is None:
                 await asyncio.to_thread(lease.close)
+
+    async def let_orphans_return(self) -> bool:
+        """Facts a killed writer fetched and never settled come back only after the ack wait, and
+        a later fact about the same referral must not be recorded before them (it could be
+        refused, and lost to the dead letters: a booking recorded before its acceptance). So
+        when this writer first leads and finds facts held elsewhere, it waits the ack wait out;
+        JetStream then hands those back first, in stream order."""
+        try:
+            info = await self.js.consumer_info(bus.STREAM, bus.STORE_WRITER)
+            held, ack_wait = info.num_ack_pending, info.config.ack_wait or bus.ACK_WAIT_S
+        except (NatsError, TimeoutError):  # cannot tell: assume some are held
+            held, ack_wait = -1, bus.ACK_WAIT_S
+        if held:
+            log.warning("facts held by a writer gone (%d); waiting %.1f s for them", held, ack_wait + 0.5)
+            wait_s = ack_wait + 0.5
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), wait_s)
+        return True
 
     async def drain(self, sub: JetStreamContext.PullSubscription) -> None:
         """Fetch the next batch while this one is decoded and recorded (ordered: one at a time),

@@ -124,3 +124,33 @@ def assert_recorded_once_in_order(settings: Settings, lifecycles: list[list[Fact
     recorded = timelines(settings, [facts[0].referral_id for facts in lifecycles])
     for facts in lifecycles:
         assert recorded[facts[0].referral_id] == facts
+
+
+async def test_a_fact_held_by_a_writer_gone_is_recorded_before_the_facts_after_it(
+    nc: Client, store_settings: Settings
+) -> None:
+    """A writer killed with an acceptance in hand: its successor must not book the referral first
+    (booking is allowed on a received referral; the acceptance after it would be refused)."""
+    js = nc.jetstream()
+    lifecycles = [lifecycle()[:3] for _ in range(6)]  # received, accepted, booked
+    await record_with_a_writer(js, store_settings, [facts[:1] for facts in lifecycles], 6)
+    await publish_interleaved(js, [facts[1:2] for facts in lifecycles])
+    stalled = await js.pull_subscribe_bind(durable=bus.STORE_WRITER, stream=bus.STREAM)
+    assert len(await stalled.fetch(6, timeout=5)) == 6, "the writer gone holds every acceptance"
+    await publish_interleaved(js, [facts[2:] for facts in lifecycles])
+    await record_with_a_writer(js, store_settings, [], 18)
+    assert_recorded_once_in_order(store_settings, lifecycles)
+    assert await dead_letters(nc) == []
+
+
+async def record_with_a_writer(js: Any, settings: Settings, lifecycles: list[list[Fact]], total: int) -> None:
+    """Publish these facts and run a writer until the store holds `total` facts."""
+    await publish_interleaved(js, lifecycles)
+    writer = StoreWriter(js, await asyncio.to_thread(open_ledger, settings), 50, 0.05)
+    task = asyncio.create_task(writer.run())
+    try:
+        await eventually(lambda: sum(store_counts(settings).values()) == total, 30, f"{total} facts recorded")
+    finally:
+        writer.stopping.set()
+        await asyncio.wait_for(task, 15)
+        writer.ledger.close()
