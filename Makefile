@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint format contracts bench soak cluster clean
+.PHONY: setup run test lint audit format contracts bench soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts referral_loop services
+
+## audit: bandit over the code (config in pyproject [tool.bandit]) and pip-audit over the installed packages;
+## fails on a finding or a known vulnerability, only warns when the vulnerability database is unreachable
+audit: setup
+	$(BIN)/bandit -c pyproject.toml -r contracts referral_loop services -q
+	$(BIN)/python .ci/pip_audit.py
 
 format: setup
 	$(BIN)/ruff format .

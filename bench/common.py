@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from contracts import bus
 from contracts.events import ReferralReceived
+from referral_loop.keys import with_local_key
 from referral_loop.natsd import NatsServer
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
@@ -150,7 +151,7 @@ def ledger_append_rate(facts: list[ReferralReceived], batch_size: int, store: st
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         root = Path(tmp)
         with postgres_store(root) if store == "postgres" else nullcontext({}) as update:
-            ledger = open_ledger(Settings(data_dir=root, **update))
+            ledger = open_ledger(with_local_key(Settings(data_dir=root, **update)))  # as make run: encrypted
             try:
                 started, recorded = time.perf_counter(), 0
                 for start in range(0, len(positioned), batch_size):

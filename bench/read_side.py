@@ -14,25 +14,34 @@ from bench import seed_store
 from bench.common import RESULTS_DIR
 from bench.rebuild_rate import query_latencies, rebuild_rate
 from bench.report_table import Results
+from referral_loop.keys import with_local_key
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from services.projections.models import Dimension
 
 CACHE_DIR = RESULTS_DIR / "cache"
-SEED_VERSION = 2
-"""Bump when bench/lifecycles.py generates different facts: cached stores are then reseeded."""
+SEED_VERSION = 3
+"""Bump when bench/lifecycles.py generates different facts or the store is written differently
+(3: encrypted at rest): cached stores are then reseeded."""
 QUERY_RUNS = 300
 PAGE = 2000
 
 
 def seeded_store(events: int, store: str) -> Settings:
     """Settings of a fresh store (SQLite in a temp dir; PostgreSQL from REFERRAL_LOOP_POSTGRES_*)
-    seeded with `events` facts of realistic referral lifecycles. A SQLite store seeded once is kept
-    in bench/results/cache/ and copied for later runs (seeding a million facts takes minutes)."""
+    seeded with `events` facts of realistic referral lifecycles, encrypted as under `make run`. A
+    SQLite store seeded once is kept, with its key, in bench/results/cache/ and copied for later
+    runs (seeding a million facts takes minutes)."""
     root = Path(tempfile.mkdtemp(prefix="bench-read-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    settings = seed_store.store_settings(root, "postgres" if store == "postgres" else "sqlite")
     cached = CACHE_DIR / f"referrals-{events}-v{SEED_VERSION}.sqlite"
+    key = root / "secrets" / "store.key"
+    if store == "sqlite" and cached.exists():
+        key.parent.mkdir(parents=True)
+        shutil.copyfile(cached.with_suffix(".key"), key)
+    settings = with_local_key(
+        seed_store.store_settings(root, "postgres" if store == "postgres" else "sqlite")
+    )
     if store == "sqlite" and cached.exists():
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cached, settings.sqlite_file)
@@ -44,6 +53,7 @@ def seeded_store(events: int, store: str) -> Settings:
     if store == "sqlite":
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(settings.sqlite_file, cached)
+        shutil.copyfile(key, cached.with_suffix(".key"))
     return settings
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Cipher, StoredEvent
 from eventsourcing.utils import get_topic
 
 from bench import lifecycles
@@ -71,11 +71,12 @@ def write_all(
     """The writer's batches, several to a transaction (fewer commits: the order is the same)."""
     started, done, reported = time.perf_counter(), 0, 0.0
     versions: dict[UUID, int] = {}
+    assert ledger.mapper.compressor is None, "seeding writes what an uncompressed store holds"
     for chunk in batched(facts, batch * BATCHES_PER_TRANSACTION):
         stored = [
             e
             for part in batched(chunk, batch)
-            for e in stored_events(in_saving_order(part, versions), versions)
+            for e in stored_events(in_saving_order(part, versions), versions, ledger.mapper.cipher)
         ]
         ledger.recorder.insert_events(
             stored, trackings=trackings(UPSTREAM, range(done + 1, done + len(chunk) + 1))
@@ -98,13 +99,18 @@ def in_saving_order(chunk: list[Fact], known: dict[UUID, int]) -> list[Fact]:
     return sorted(chunk, key=lambda fact: order[fact.referral_id])
 
 
-def stored_events(facts: list[Fact], versions: dict[UUID, int]) -> list[StoredEvent]:
-    """The stored events of these facts, as the Referral aggregate's mapper writes them."""
+def stored_events(
+    facts: list[Fact], versions: dict[UUID, int], cipher: Cipher | None = None
+) -> list[StoredEvent]:
+    """The stored events of these facts, as the Referral aggregate's mapper writes them
+    (encrypted with the store key, as the mapper does, when the store has one)."""
     now = datetime.now(UTC).isoformat()
     found = []
     for fact in facts:
         version = versions[fact.referral_id] = versions.get(fact.referral_id, 0) + 1
-        found.append(StoredEvent(fact.referral_id, version, topic_of(fact), state(fact, now)))
+        stored = state(fact, now)
+        stored = cipher.encrypt(stored) if cipher else stored
+        found.append(StoredEvent(fact.referral_id, version, topic_of(fact), stored))
     return found
 
 

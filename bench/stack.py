@@ -1,6 +1,9 @@
 """The real topology of `make run` for the benchmark: nats-server (sync_interval: always) and each
 service as its own process, on free ports in a temporary directory, all stopped afterwards.
 
+NATS admits only the services' users, as under `make run`: each service connects with its own
+nkey (generated in the stack's secrets directory), with its role's permissions.
+
 The store is SQLite by default; `postgres=` points the store writer, feedback and projections at
 an embedded PostgreSQL database instead (the views follow `store`, as in production).
 """
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from referral_loop.devstack import Child
+from referral_loop.keys import with_local_key
+from referral_loop.nats_auth import ensure_credentials
 from referral_loop.natsd import NatsServer, free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
@@ -47,8 +52,9 @@ class Stack:
 
 
 def stack_settings(root: Path, nats_url: str, store_update: dict[str, Any]) -> Settings:
+    """As `make run` sets things up: the stores encrypted with a key made under `root`."""
     mail_port = free_port()
-    return Settings(
+    settings = Settings(
         data_dir=root,
         nats_url=nats_url,
         intake_port=free_port(),
@@ -58,8 +64,10 @@ def stack_settings(root: Path, nats_url: str, store_update: dict[str, Any]) -> S
         smtp_port=mail_port,
         smtp_tls="none",
         log_level="WARNING",
+        submissions_per_minute=10_000_000,  # the bench's one user floods: measure intake, not its limiter
         **store_update,
     )
+    return with_local_key(settings)
 
 
 def wait_http(url: str, stack: Stack) -> None:
@@ -90,8 +98,12 @@ def postgres_store(root: Path) -> Iterator[dict[str, Any]]:
 def running_stack(root: Path, store: str = "sqlite") -> Iterator[Stack]:
     with ExitStack() as stop:
         update = stop.enter_context(postgres_store(root)) if store == "postgres" else {}
-        nats = stop.enter_context(NatsServer(store_dir=root / "nats", port=free_port(), server_name="bench"))
-        settings = stack_settings(root, nats.url, update)
+        port = free_port()
+        settings = stack_settings(root, f"nats://127.0.0.1:{port}", update)
+        users = ensure_credentials(settings.nats_secrets_path)
+        nats = stop.enter_context(
+            NatsServer(store_dir=root / "nats", port=port, server_name="bench", users=users)
+        )
         stack = Stack(settings, nats, ensure_local_users(settings.users_path)["intake"]["password"])
         stop.callback(lambda: [child.stop() for child in reversed(stack.children.values())])
         for name in SERVICES:

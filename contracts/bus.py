@@ -32,9 +32,6 @@ MAX_DELIVER = 100
 """A server-side backstop only: the store writer dead-letters a fact it cannot record long before."""
 
 REASON_HEADER = "Referral-Loop-Reason"
-RECORDED_NOTICE = "notices.referrals.recorded"
-"""Core NATS (outside every stream): the store writer says a batch was recorded; followers of the
-store look at once instead of at their next poll. Only a hint: a lost notice costs one poll."""
 """On a dead-lettered message: why it could not be recorded."""
 
 

@@ -1,10 +1,19 @@
-"""Connecting to NATS JetStream and declaring the streams and consumers from `contracts.bus`."""
+"""Connecting to NATS JetStream and declaring the streams and consumers from `contracts.bus`.
+
+A service connects as its own NATS user when its nkey seed is there (`nats_nkey_file`, else
+`<nats_secrets_dir>/<name>.nk`), its replies on inboxes of its own, and over TLS verified against
+`nats_tls_ca_file` when that is set. Without a seed it connects anonymously (a server with users
+refuses that).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -14,22 +23,49 @@ from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 
 from contracts import bus
+from referral_loop import nats_auth
 from referral_loop.settings import Settings
 
 log = logging.getLogger(__name__)
 DECLARE_PATIENCE_S = 30.0
 
 
-async def connect(settings: Settings, name: str) -> Client:
-    """A connection that keeps reconnecting for ever; the first connect fails fast if NATS is down."""
-    return await nats.connect(
-        servers=settings.nats_servers,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=2,
-        allow_reconnect=True,
-    )
+async def connect(settings: Settings, name: str, **options: Any) -> Client:
+    """A connection as `name` (its nkey, inboxes, TLS) that keeps reconnecting for ever; the first
+    connect fails fast if NATS is down. `options` override nats.connect's."""
+    defaults: dict[str, Any] = {
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "connect_timeout": 2,
+        "allow_reconnect": True,
+        "error_cb": log_error,
+    }
+    merged = defaults | identity(settings, name) | options
+    return await nats.connect(servers=settings.nats_servers, name=name, **merged)
+
+
+def seed_file(settings: Settings, role: str) -> Path | None:
+    """The nkey seed this process authenticates with, if it has one."""
+    if settings.nats_nkey_file is not None:
+        return settings.nats_nkey_file
+    found = nats_auth.seed_path(settings.nats_secrets_path, role)
+    return found if found.exists() else None
+
+
+def identity(settings: Settings, role: str) -> dict[str, Any]:
+    """nats.connect's options for who this process is: its nkey, its inboxes, TLS."""
+    options: dict[str, Any] = {}
+    seed = seed_file(settings, role)
+    if seed is not None:
+        options |= {"nkeys_seed": str(seed), "inbox_prefix": nats_auth.inbox_prefix(role)}
+    if settings.nats_tls_ca_file is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(settings.nats_tls_ca_file))
+    return options
+
+
+async def log_error(error: Exception) -> None:
+    """A refused publish or subscribe (permissions violation) and connection errors, logged."""
+    log.error("NATS: %s", error)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

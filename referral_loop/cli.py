@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import uvloop
 
+from referral_loop import users_cli
 from referral_loop.ops.logs import configure as configure_logs
 from referral_loop.settings import Settings, get_settings
 
@@ -57,6 +59,12 @@ def _rebuild(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_store_key(settings: Settings, args: argparse.Namespace) -> int:
+    from referral_loop.store.rekey import main as rotate
+
+    return rotate(settings, args.new_key_file)
+
+
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     from services.projections.report_cli import main as report
 
@@ -70,15 +78,9 @@ def _run(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:
-    from referral_loop.users import ensure_local_users
+    from referral_loop.users_cli import run
 
-    users = ensure_local_users(settings.users_path)
-    if args.password_of:
-        print(users[args.password_of]["password"])
-        return 0
-    for name, record in users.items():
-        print(f"{name:8} role={record['role']:7} password={record['password']}")
-    return 0
+    return run(settings, args)
 
 
 COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
@@ -88,9 +90,10 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "mail-sink": ("a local SMTP server keeping every message as a .eml file (for make run)", _mail_sink),
     "projections": ("keep the read models current and serve the ops API and dashboard", _projections),
     "rebuild": ("replay the store into fresh read models, with progress, and swap them in", _rebuild),
+    "rotate-store-key": ("re-encrypt the stores with a new store key (services stopped)", _rotate_store_key),
     "report": ("print volume, trends, worklists, KPIs, scorecards or CMS50 from the read models", _report),
     "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
-    "users": ("create the local users once and print their credentials", _users),
+    "users": ("the local users (made once), people and system tokens: see `users -h`", _users),
 }
 
 
@@ -108,7 +111,10 @@ def parser() -> argparse.ArgumentParser:
     sub.choices["report"].add_argument(
         "report_args", nargs=argparse.REMAINDER, help="see `referral-loop report -h`"
     )
-    sub.choices["users"].add_argument("--password-of", metavar="USER", help="print only this user's password")
+    sub.choices["rotate-store-key"].add_argument(
+        "--new-key-file", type=Path, required=True, help="the new key's file (base64 of 32 random bytes)"
+    )
+    users_cli.configure(sub.choices["users"])
     return root
 
 

@@ -23,7 +23,9 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from referral_loop.devstack_banner import Credentials, banner, logs_dir, uses_embedded_mail
-from referral_loop.natsd import NatsServer, NatsServerError, spawn, stop_process
+from referral_loop.keys import with_local_key
+from referral_loop.nats_auth import ensure_credentials
+from referral_loop.natsd import NatsServer, NatsServerError, TlsFiles, spawn, stop_process
 from referral_loop.settings import Settings, settings_env
 from referral_loop.users import ensure_local_users
 
@@ -81,7 +83,15 @@ def prepare_dirs(settings: Settings) -> None:
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
 
 
+def nats_tls(settings: Settings) -> TlsFiles | None:
+    """The embedded server's certificate when both files are set (clients then need the CA)."""
+    cert, key = settings.nats_tls_cert_file, settings.nats_tls_key_file
+    return TlsFiles(cert, key) if cert and key else None
+
+
 def embedded_nats(settings: Settings) -> NatsServer:
+    """The embedded nats-server, admitting only the services' users (their nkeys generated once,
+    0600, in nats_secrets_dir; each child finds its own there)."""
     host, port = nats_address(settings)
     store = settings.data_dir / "nats"
     return NatsServer(
@@ -89,6 +99,8 @@ def embedded_nats(settings: Settings) -> NatsServer:
         host=host,
         port=port,
         http_port=MONITOR_PORT,
+        users=ensure_credentials(settings.nats_secrets_path),
+        tls=nats_tls(settings),
         log_path=logs_dir(settings) / "nats-server.log",
         config_path=store / "nats-server.conf",
     )
@@ -193,7 +205,7 @@ def stop_on_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def main(settings: Settings) -> int:
-    settings = with_ops_ports(with_embedded_mail(settings))
+    settings = with_local_key(with_ops_ports(with_embedded_mail(settings)))
     prepare_dirs(settings)
     credentials = ensure_local_users(settings.users_path)
     stack = DevStack(settings)

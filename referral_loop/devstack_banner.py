@@ -41,7 +41,7 @@ def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> st
     """What `make run` prints once everything answers: addresses, credentials, a first request."""
     base = settings.base_url
     users = "\n".join(
-        f"    {name:8} role={c['role']:7} password={c['password']}" for name, c in credentials.items()
+        f"    {name:8} role={c['role']:9} password={c['password']}" for name, c in credentials.items()
     )
     return (
         "\nReferral Loop is running. Ctrl-C stops everything.\n\n"
@@ -55,7 +55,18 @@ def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> st
         f"  Logs          {logs_dir(settings)}/"
         "  (intake, store-writer, feedback, projections, mail-sink, nats-server)\n\n"
         f"  Users ({settings.users_path}):\n{users}\n\n"
+        f"  Sign in:\n{sign_in_hint(settings, credentials)}\n\n"
         f"  Try:\n    {curl_hint(settings, credentials)}\n"
+    )
+
+
+def sign_in_hint(settings: Settings, credentials: Credentials) -> str:
+    """How staff sign in (the first admin's password) and how a system gets a token."""
+    admin = next((n for n, c in credentials.items() if c["role"] == "admin"), None)
+    who = f"as {admin} with the password above" if admin else "with a user above"
+    return (
+        f"    staff pages: {settings.base_url}/login {who} (the ops dashboard has its own /login)\n"
+        "    systems: .venv/bin/referral-loop users add-token NAME --role intake   (prints a bearer token)"
     )
 
 

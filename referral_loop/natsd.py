@@ -4,6 +4,8 @@ The server gets a generated config file: JetStream with `sync_interval: always` 
 publish is on disk before the PubAck), an HTTP monitoring port and a fixed client port, so that
 `restart()` comes back on the same address with the same store. `ClusterConfig` is the hook for
 a three-node cluster: each node gets a cluster listen port and the routes to its peers.
+Authentication is opt-in: `users` (role -> public nkey, `referral_loop.nats_auth`) admits those
+users only, each with its role's permissions; `tls` makes clients speak TLS to this certificate.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from referral_loop.nats_auth import authorization_block
 
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 HEALTH_QUERY = "js-enabled-only=true"
@@ -114,6 +119,17 @@ class ClusterConfig:
         )
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """The server's certificate (chain) and private key, PEM: clients must use TLS and verify it."""
+
+    cert_file: Path
+    key_file: Path
+
+    def config_block(self) -> str:
+        return f"tls {{\n  cert_file: {_quoted(self.cert_file)}\n  key_file: {_quoted(self.key_file)}\n}}\n"
+
+
 @dataclass
 class NatsServer:
     """One nats-server process. Ports given as 0 are chosen once, so restarts keep them."""
@@ -125,6 +141,9 @@ class NatsServer:
     server_name: str = "referral-loop"
     max_payload: int = DEFAULT_MAX_PAYLOAD
     cluster: ClusterConfig | None = None
+    users: Mapping[str, str] | None = None
+    """Role -> public nkey; None: anyone may connect and say anything (the bare test servers)."""
+    tls: TlsFiles | None = None
     log_path: Path | None = None
     config_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
@@ -164,7 +183,12 @@ class NatsServer:
             "  sync_interval: always\n"
             "}\n"
         )
-        return text + (self.cluster.config_block() if self.cluster else "")
+        blocks = (
+            self.cluster.config_block() if self.cluster else "",
+            authorization_block(self.users) if self.users is not None else "",
+            self.tls.config_block() if self.tls else "",
+        )
+        return text + "".join(blocks)
 
     def write_config(self) -> Path:
         assert self.config_path is not None

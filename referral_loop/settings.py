@@ -5,11 +5,12 @@ Each service reads the part it needs. The README's configuration table lists eve
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "REFERRAL_LOOP_"
@@ -21,6 +22,19 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Where embedded data lives (SQLite, NATS, mail).")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma-separated.")
     nats_replicas: int = Field(1, description="Stream replicas: 1 on one machine, 3 in a cluster.")
+    nats_secrets_dir: Path | None = Field(
+        None, description="NATS nkey seeds, one per service (<service>.nk); default data_dir/secrets/nats."
+    )
+    nats_nkey_file: Path | None = Field(
+        None, description="This process's NATS nkey seed; default nats_secrets_dir/<service>.nk if present."
+    )
+    nats_tls_ca_file: Path | None = Field(
+        None, description="CA bundle to verify the NATS server's certificate; set, clients use TLS."
+    )
+    nats_tls_cert_file: Path | None = Field(
+        None, description="Certificate of `make run`'s nats-server (with nats_tls_key_file: TLS on)."
+    )
+    nats_tls_key_file: Path | None = Field(None, description="Private key of that certificate.")
 
     store: Literal["sqlite", "postgres"] = Field("sqlite", description="Event store backend.")
     sqlite_path: Path | None = Field(
@@ -31,12 +45,25 @@ class Settings(BaseSettings):
     postgres_dbname: str = "referral_loop"
     postgres_user: str = "referral_loop"
     postgres_password: SecretStr = SecretStr("")
+    store_key: SecretStr | None = Field(
+        None, description="Store encryption key (base64 AES key; a secret: environment only)."
+    )
+    store_key_file: Path | None = Field(None, description="A secrets file holding the store key.")
 
     intake_host: str = Field("127.0.0.1", description="Intake API and form bind address.")
     intake_port: int = 8000
     public_url: str = Field("", description="Base URL for status links; default http://host:port.")
     users_file: Path | None = Field(None, description="Users and roles (JSON); default data_dir/users.json.")
-    max_body_bytes: int = Field(256_000, description="Largest request body intake accepts.")
+    max_body_bytes: int = Field(256_000, description="Largest request body intake and the ops app accept.")
+    session_idle_minutes: float = Field(15.0, gt=0, description="Staff sessions end after this long idle.")
+    login_attempts_per_minute: int = Field(30, ge=1, description="Sign-in attempts per client per minute.")
+    submissions_per_minute: int = Field(
+        6000, ge=1, description="Submissions (referrals and their facts) per user per minute."
+    )
+    oidc_issuer: str = Field("", description="OIDC provider (issuer URL); empty: passwords only.")
+    oidc_client_id: str = Field("", description="This app's client id at the OIDC provider.")
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_roles_claim: str = Field("roles", description="ID token claim naming the person's role.")
 
     writer_batch: int = Field(250, description="Most facts the store writer records in one transaction.")
     writer_fetch_wait_s: float = Field(0.05, description="How long a fetch waits to fill a batch.")
@@ -55,6 +82,11 @@ class Settings(BaseSettings):
     smtp_username: str = Field("", description="SMTP user name; empty for no authentication.")
     smtp_password: SecretStr = SecretStr("")
     smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server's certificate.")
+    smtp_plaintext_hosts: str = Field(
+        "",
+        description="Comma-separated SMTP hosts that may be reached without TLS besides loopback: a "
+        "development mail catcher on a private network (compose's Mailpit), never a real relay.",
+    )
     smtp_timeout_s: float = Field(10.0, description="SMTP connect and command timeout.")
     smtp_connections: int = Field(
         4, ge=1, description="SMTP connections feedback sends over at once (each reused, TLS as set)."
@@ -98,11 +130,22 @@ class Settings(BaseSettings):
     smtp_check_s: float = Field(
         5.0, gt=0, description="How long feedback's readiness remembers an SMTP reachability check."
     )
+    email_mode: Literal["full", "minimum"] = Field(
+        "full", description="Emails to offices: the full report, or only a notice and a sign-in link."
+    )
+    audit_sqlite_path: Path | None = Field(
+        None, description="SQLite file of the audit log; default data_dir/store/audit.sqlite."
+    )
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(
         "json", description="Service logs: one JSON object per line, or plain text."
     )
+
+    @model_validator(mode="after")
+    def _no_cleartext_smtp_off_this_machine(self) -> Self:
+        check_smtp_transport(self.smtp_host, self.smtp_tls, self.smtp_plaintext_hosts)
+        return self
 
     @property
     def sqlite_file(self) -> Path:
@@ -115,6 +158,14 @@ class Settings(BaseSettings):
     @property
     def views_sqlite_file(self) -> Path:
         return self.views_sqlite_path or self.data_dir / "store" / "views.sqlite"
+
+    @property
+    def audit_sqlite_file(self) -> Path:
+        return self.audit_sqlite_path or self.data_dir / "store" / "audit.sqlite"
+
+    @property
+    def nats_secrets_path(self) -> Path:
+        return self.nats_secrets_dir or self.data_dir / "secrets" / "nats"
 
     @property
     def mail_dir(self) -> Path:
@@ -131,6 +182,28 @@ class Settings(BaseSettings):
     @property
     def nats_servers(self) -> list[str]:
         return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1), by its name alone: nothing is resolved."""
+    if host.strip().lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_smtp_transport(host: str, tls: str, plaintext_hosts: str = "") -> None:
+    """smtp_tls 'none' only to this machine (the embedded sink), or to a development mail catcher
+    named in REFERRAL_LOOP_SMTP_PLAINTEXT_HOSTS: PHI never crosses a network in clear by default."""
+    allowed = {h.strip().lower() for h in plaintext_hosts.split(",") if h.strip()}
+    if tls == "none" and not is_loopback(host) and host.strip().lower() not in allowed:
+        raise ValueError(
+            f"REFERRAL_LOOP_SMTP_TLS=none is allowed only for a loopback SMTP host (127.0.0.1, ::1, "
+            f"localhost), not {host!r}: emails carry PHI. Use starttls or tls (certificate verified; "
+            "REFERRAL_LOOP_SMTP_CA_FILE for a private CA)."
+        )
 
 
 @lru_cache

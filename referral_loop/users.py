@@ -1,28 +1,43 @@
-"""Who may call intake: users with a role, their passwords kept as salted PBKDF2 hashes.
+"""Who may call intake and the ops app: people with a role and a password (an argon2 hash), and
+systems with a bearer token scoped to a role (kept as a SHA-256 hash: a token is 256 random bits).
 
-The users file is JSON: {"users": {"name": {"role": "intake", "password_hash": "pbkdf2$..."}}}.
-On a fresh machine `ensure_local_users` creates one intake and one ops user and keeps their
-generated passwords beside the file (mode 600) so `make run` can print them.
+The users file is JSON, mode 600:
+  {"users": {"name": {"role": "intake", "password_hash": "$argon2id$..."}},
+   "tokens": {"name": {"role": "intake", "token_hash": "<sha256 hex>", "created_at": "..."}}}
+It is re-read when it changes, so `referral-loop users ...` takes effect without a restart. A hash
+from before argon2 (`pbkdf2$...`) still verifies once and is then replaced by an argon2 hash.
+On a fresh machine `ensure_local_users` creates an intake, an ops and a first admin user and keeps
+their generated passwords beside the file (mode 600) so `make run` can print them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
+import logging
+import os
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-ITERATIONS = 200_000
+from referral_loop.passwords import hash_password, needs_rehash, verify_nobody, verify_password
+from referral_loop.users_file import read_users, update_users_file, write_private
+
+log = logging.getLogger(__name__)
+TOKEN_PREFIX = "rlt_"  # noqa: S105 (a marker, not a secret)
 
 
 class Role(StrEnum):
     INTAKE = "intake"
-    """Intake staff: submit referrals and lifecycle facts, read referrals."""
+    """Intake staff: submit referrals, record their lifecycle, read referrals."""
+    CLINICIAN = "clinician"
+    """Clinicians: read referrals and record their lifecycle (accept, seen ...), no new referrals."""
     OPS = "ops"
-    """Operations: read only."""
+    """Operations: aggregates only (volume, trends, KPIs, scorecards); never a patient."""
+    ADMIN = "admin"
+    """Administrators: everything."""
 
 
 @dataclass(frozen=True)
@@ -31,63 +46,93 @@ class User:
     role: Role
 
 
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, ITERATIONS)
-    return f"pbkdf2${ITERATIONS}${salt.hex()}${digest.hex()}"
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, iterations, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "pbkdf2":
-        return False
-    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
-    return hmac.compare_digest(candidate.hex(), digest)
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 class UserDirectory:
-    """The users file, loaded once; checks a name and password and answers with the user."""
+    """The users file, re-read when it changes; checks passwords (blocking: argon2) and tokens."""
 
     def __init__(self, path: Path) -> None:
-        records = json.loads(path.read_text())["users"] if path.exists() else {}
-        self._records: dict[str, dict[str, str]] = records
+        self.path = path
+        self.generation = 0
+        self._stamp: tuple[int, int, int] | None = None
+        self._users: dict[str, dict[str, str]] = {}
+        self._tokens: dict[str, User] = {}
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Re-read the file if it changed since the last look (one stat); True when it did."""
+        try:
+            info = os.stat(self.path)
+            stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        except FileNotFoundError:
+            stamp = (0, 0, 0)
+        if stamp == self._stamp:
+            return False
+        data = read_users(self.path)
+        self._users = data["users"]
+        self._tokens = {r["token_hash"]: User(n, Role(r["role"])) for n, r in data["tokens"].items()}
+        self._stamp, self.generation = stamp, self.generation + 1
+        return True
 
     def authenticate(self, name: str, password: str) -> User | None:
-        record = self._records.get(name)
-        stored = record["password_hash"] if record else hash_password("timing-equaliser", b"0" * 16)
-        if not verify_password(password, stored) or record is None:
+        record = self._users.get(name)
+        if record is None or "password_hash" not in record:
+            verify_nobody(password)
             return None
+        if not verify_password(password, record["password_hash"]):
+            return None
+        if needs_rehash(record["password_hash"]):
+            self._upgrade(name, record["password_hash"], password)
         return User(name=name, role=Role(record["role"]))
+
+    def authenticate_token(self, token: str) -> User | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        return self._tokens.get(token_hash(token))
+
+    def _upgrade(self, name: str, old_hash: str, password: str) -> None:
+        """Replace a legacy (or weaker) hash by an argon2 one, unless the file changed meanwhile."""
+
+        def replace(data: dict[str, Any]) -> None:
+            record = data["users"].get(name)
+            if record is not None and record.get("password_hash") == old_hash:
+                record["password_hash"] = hash_password(password)
+
+        try:
+            update_users_file(self.path, replace)
+        except OSError as error:
+            log.warning("could not upgrade a password hash in the users file (%s)", type(error).__name__)
+
+
+Credentials = dict[str, dict[str, str]]
+LOCAL_USERS = (("intake", Role.INTAKE), ("ops", Role.OPS), ("admin", Role.ADMIN))
 
 
 def credentials_path(users_path: Path) -> Path:
     return users_path.with_name("local-credentials.json")
 
 
-def ensure_local_users(users_path: Path) -> dict[str, dict[str, str]]:
-    """Create the local intake and ops users once; return {name: {role, password}} for printing."""
+def ensure_local_users(users_path: Path) -> Credentials:
+    """Create the local intake and ops users, and a first admin if there is none, once; return
+    {name: {role, password}} of the local users for printing."""
     plain = credentials_path(users_path)
-    if users_path.exists() and plain.exists():
-        loaded: dict[str, dict[str, str]] = json.loads(plain.read_text())
-        return loaded
+    known: Credentials = json.loads(plain.read_text()) if users_path.exists() and plain.exists() else {}
+    has_admin = any(r.get("role") == Role.ADMIN for r in read_users(users_path)["users"].values())
     created = {
         name: {"role": role.value, "password": secrets.token_urlsafe(12)}
-        for name, role in (("intake", Role.INTAKE), ("ops", Role.OPS))
+        for name, role in LOCAL_USERS
+        if name not in known and not (role is Role.ADMIN and has_admin)
     }
-    users = {
-        name: {"role": c["role"], "password_hash": hash_password(c["password"])}
-        for name, c in created.items()
-    }
-    users_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(users_path, {"users": users})
-    _write_private(plain, created)
-    return created
-
-
-def _write_private(path: Path, content: object) -> None:
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(json.dumps(content, indent=2) + "\n")
+    if created:
+        records = {
+            n: {"role": c["role"], "password_hash": hash_password(c["password"])} for n, c in created.items()
+        }
+        update_users_file(users_path, lambda data: data["users"].update(records))
+        write_private(plain, known | created)
+    return known | created

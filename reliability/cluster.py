@@ -2,8 +2,9 @@
 replicas 3, an embedded PostgreSQL holding the referral store, feedback's store and the views,
 two replicas each of the store writer, feedback and projections (one leads each role, the other
 stands by: `referral_loop.leading`), intake, and the mail sink. The same code as `make run`;
-only settings differ. `make cluster` runs it (reliability/cluster_run.py); the cluster fault test
-drives it.
+only settings differ. Every node admits the same users (each service's nkey, with its
+permissions), so a client keeps its identity whichever node it reaches. `make cluster` runs it
+(reliability/cluster_run.py); the cluster fault test drives it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
-
 from bench.stack import postgres_store, stack_settings, wait_http
 from contracts import bus
+from referral_loop.bus import connect
 from referral_loop.devstack import Child
+from referral_loop.nats_auth import ADMIN, ensure_credentials, seed_path
 from referral_loop.natsd import ClusterConfig, NatsServer, free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
@@ -111,7 +112,8 @@ def _leading(ops_url: str) -> bool:
 
 
 async def _stream_leader(settings: Settings) -> str:
-    nc = await nats.connect(servers=settings.nats_servers, connect_timeout=2)
+    admin = settings.model_copy(update={"nats_nkey_file": seed_path(settings.nats_secrets_path, ADMIN)})
+    nc = await connect(admin, ADMIN, max_reconnect_attempts=60)  # nats-py's default: gives up, in time
     try:
         info = await nc.jetstream().stream_info(bus.STREAM)
         assert info.cluster is not None and info.cluster.leader is not None, "the stream has no leader"
@@ -120,13 +122,15 @@ async def _stream_leader(settings: Settings) -> str:
         await nc.close()
 
 
-def cluster_nodes(root: Path, count: int = NODES) -> list[NatsServer]:
-    """`count` nats-servers, each routed to all the others, JetStream on, on free ports."""
+def cluster_nodes(root: Path, users: dict[str, str], count: int = NODES) -> list[NatsServer]:
+    """`count` nats-servers, each routed to all the others, JetStream on, on free ports, each
+    admitting `users` (role -> public nkey)."""
     routes = [ClusterConfig(name="referral-loop") for _ in range(count)]
     return [
         NatsServer(
             store_dir=root / f"n{i}" / "store",
             server_name=f"n{i}",
+            users=users,
             cluster=ClusterConfig(
                 name="referral-loop", port=own.port, routes=[r.url for r in routes if r is not own]
             ),
@@ -158,7 +162,7 @@ def running_cluster(root: Path) -> Iterator[Cluster]:
     """The whole scale-out topology in `root`, ready; everything stopped on leaving."""
     with ExitStack() as stop:
         store = stop.enter_context(postgres_store(root))
-        nodes = cluster_nodes(root)
+        nodes = cluster_nodes(root, ensure_credentials(Settings(data_dir=root).nats_secrets_path))
         stop.callback(lambda: [node.stop() for node in nodes])
         start_nodes(nodes)
         urls = ",".join(node.url for node in nodes)

@@ -29,6 +29,7 @@ import yaml
 from nats.js.api import StreamInfo
 
 from referral_loop.cli import COMMANDS
+from referral_loop.nats_auth import ADMIN, ensure_credentials, env_variable, seed_path
 from referral_loop.natsd import free_port, nats_server_binary, spawn, stop_process
 from referral_loop.settings import Settings
 
@@ -57,7 +58,7 @@ OPS_PORT_SETTING = {
 NATS_COMMENTS = r"#|(?<!:)//"
 """Comments in a NATS config: # or // (but not the // of a URL such as nats://nats:6222)."""
 ENV_PREFIX = "REFERRAL_LOOP_"
-SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$", re.IGNORECASE)
 # ${NAME}, ${NAME:?message}, ${NAME?message}, ${NAME:-default}, ${NAME-default}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[?-])?(?P<arg>[^}]*)\}")
 
@@ -353,10 +354,11 @@ def test_interpolated_variables_are_documented(compose: dict[str, Any]) -> None:
 
 
 def test_env_example_gives_the_defaults_compose_falls_back_on() -> None:
-    """Copying .env.example to .env changes nothing but the password: no .env.example value
+    """Copying .env.example to .env changes nothing but the secrets: no .env.example value
     quietly differs from compose.yaml's own default (e.g. a cluster setting left in it)."""
     example = env_file(ENV_EXAMPLE)
-    assert topology({"POSTGRES_PASSWORD": example["POSTGRES_PASSWORD"]}) == default_topology()
+    secrets = {name: example[name] for name in ("POSTGRES_PASSWORD", "STORE_KEY")}
+    assert topology(secrets) == default_topology()
 
 
 def test_dockerfile_runs_the_cli_and_copies_every_package() -> None:
@@ -560,9 +562,9 @@ def wait_healthy(http_port: int, process: subprocess.Popen[bytes], log: Path, ti
     raise AssertionError(f"a node never became healthy:\n{log.read_text(errors='replace')}")
 
 
-async def replicated_stream(urls: list[str], timeout: float = 10.0) -> StreamInfo:
+async def replicated_stream(urls: list[str], admin_seed: Path, timeout: float = 10.0) -> StreamInfo:
     """Create a stream at 3 replicas, publish to it, and wait until its leader has 2 current peers."""
-    nc = await nats.connect(servers=urls, connect_timeout=2)
+    nc = await nats.connect(servers=urls, connect_timeout=2, nkeys_seed=str(admin_seed))
     try:
         js = nc.jetstream(timeout=2)
         deadline = time.monotonic() + timeout
@@ -589,8 +591,13 @@ async def replicated_stream(urls: list[str], timeout: float = 10.0) -> StreamInf
 
 def test_cluster_conf_forms_a_jetstream_cluster(tmp_path: Path) -> None:
     """deploy/nats/cluster.conf, rendered for loopback, run as three real nats-servers: they meet,
-    and a stream at 3 replicas gets a leader and two current followers."""
+    and a stream at 3 replicas gets a leader and two current followers. The nodes admit the users
+    of deploy/nats/auth.conf (public keys from the environment, as compose's env_file gives them):
+    the stream is made by the admin user."""
     nodes = nats_nodes(cluster_topology())
+    (tmp_path / "auth.conf").write_text((NATS_CONFIG_DIR / "auth.conf").read_text())
+    keys = ensure_credentials(tmp_path / "secrets")
+    public = {env_variable(role): key for role, key in keys.items()}
     ports = {name: {4222: free_port(), 8222: free_port(), 6222: free_port()} for name in nodes}
     routes = {name: ports[name][6222] for name in nodes}
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -600,14 +607,15 @@ def test_cluster_conf_forms_a_jetstream_cluster(tmp_path: Path) -> None:
             conf.write_text(
                 render_cluster_conf(CLUSTER_CONF.read_text(), ports[name], tmp_path / name, routes)
             )
-            env = {**os.environ, "NATS_SERVER_NAME": name}
+            env = {**os.environ, **public, "NATS_SERVER_NAME": name}
             processes[name] = spawn(
                 [str(nats_server_binary()), "-c", str(conf)], tmp_path / f"{name}.log", env
             )
         for name in nodes:
             wait_healthy(ports[name][8222], processes[name], tmp_path / f"{name}.log", timeout=10)
 
-        info = asyncio.run(replicated_stream([f"nats://127.0.0.1:{ports[name][4222]}" for name in nodes]))
+        urls = [f"nats://127.0.0.1:{ports[name][4222]}" for name in nodes]
+        info = asyncio.run(replicated_stream(urls, seed_path(tmp_path / "secrets", ADMIN)))
         assert info.cluster is not None and info.cluster.name == "referral-loop"
         members = {info.cluster.leader, *(peer.name for peer in info.cluster.replicas or [])}
         assert members == set(nodes), f"the stream must live on every node ({nodes}), it is on {members}"

@@ -85,3 +85,38 @@ def test_a_taken_port_fails_fast_with_the_log(nats_server: NatsServer, tmp_path)
             second.wait_ready(timeout=5)
     finally:
         second.stop()
+
+
+def test_users_and_tls_are_opt_in(tmp_path) -> None:
+    from referral_loop.natsd import TlsFiles
+
+    bare = NatsServer(store_dir=tmp_path / "bare").config_text()
+    assert "authorization" not in bare and "tls {" not in bare
+    pem = tmp_path / "server.pem"
+    secured = NatsServer(
+        store_dir=tmp_path / "s", users={"intake": "UINTAKE"}, tls=TlsFiles(pem, pem)
+    ).config_text()
+    assert 'users = [\n    {nkey: "UINTAKE", permissions: $INTAKE}\n  ]' in secured
+    assert f'tls {{\n  cert_file: "{pem}"' in secured
+
+
+async def test_a_restarted_server_keeps_its_users(tmp_path) -> None:
+    from referral_loop.bus import connect
+    from referral_loop.settings import Settings
+    from tests.support.servers import start_secured_nats
+
+    server, secrets = start_secured_nats(tmp_path)
+    try:
+        server.kill()
+        server.restart()
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(server.url, allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet)
+        nc = await connect(Settings(nats_url=server.url, nats_secrets_dir=secrets), "intake")
+        assert nc.is_connected
+        await nc.close()
+    finally:
+        server.stop()
+
+
+async def _quiet(error: Exception) -> None:
+    """An error callback that says nothing: the test asserts on the exception."""

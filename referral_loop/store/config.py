@@ -9,7 +9,9 @@ from typing import TypeVar
 
 from eventsourcing.persistence import PersistenceError
 
+from referral_loop.keys import cipher_env
 from referral_loop.settings import Settings
+from referral_loop.store.at_rest import check_key_fits
 from referral_loop.store.ledger import ReferralLedger
 
 T = TypeVar("T")
@@ -23,12 +25,14 @@ def store_env(settings: Settings, name: str, sqlite_file: Path, **extra: str) ->
     """eventsourcing's environment for the application `name`, each key prefixed with its name.
 
     Both use the batch-tracking process recorders (`trackings=` on save). On PostgreSQL each application has its own tables (`<name>_events`, `<name>_tracking`);
-    on SQLite its own file (one writer process per file).
+    on SQLite its own file (one writer process per file). With a store key, every event's state
+    is encrypted with AES-GCM (`referral_loop/keys.py`).
     """
     env = {
         "PERSISTENCE_MODULE": f"eventsourcing.{settings.store}",
         "PROCESS_RECORDER_TOPIC": _RECORDERS[settings.store],
         "CREATE_TABLE": "y",
+        **cipher_env(settings),
         **extra,
     }
     env.update(_sqlite_env(sqlite_file) if settings.store == "sqlite" else _postgres_env(settings))
@@ -58,8 +62,9 @@ def _postgres_env(settings: Settings) -> dict[str, str]:
 
 
 def open_ledger(settings: Settings) -> ReferralLedger:
-    """The referrals event store, with tables created if missing."""
-    return opening(lambda: ReferralLedger(env=ledger_env(settings)))
+    """The referrals event store, with tables created if missing; refused (StoreKeyError) when
+    the configured store key cannot read the events already there."""
+    return check_key_fits(opening(lambda: ReferralLedger(env=ledger_env(settings))))
 
 
 def opening(open_store: Callable[[], T], attempts: int = 8) -> T:

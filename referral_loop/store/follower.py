@@ -8,7 +8,6 @@ processed in one thread hop; the processor commits its output with the page's la
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -43,8 +42,7 @@ def read_page(
 class StoreFollower(Generic[T]):
     """Calls `process(page)` for every page after `position()`; polls when caught up.
 
-    After a page that was not full it waits `idle_s` before looking again (less if `wake` is
-    called: the store writer announces each batch it records). With `idle_max_s`, each
+    After a page that was not full it waits `idle_s` before looking again. With `idle_max_s`, each
     look that finds nothing doubles the wait, up to `idle_max_s`, and a fact brings it back to
     `idle_s`: a busy store is followed closely, a quiet one costs little.
     """
@@ -61,18 +59,6 @@ class StoreFollower(Generic[T]):
         self.upstream, self.process, self.position = upstream, process, position
         self.page_size, self.idle_s, self.idle_max_s = page_size, idle_s, max(idle_s, idle_max_s or idle_s)
         self.stopping = asyncio.Event()
-        self.woken = asyncio.Event()
-
-    def wake(self) -> None:
-        """Facts were recorded (the store writer's notice): look now, not after the wait."""
-        self.woken.set()
-
-    async def rest(self, seconds: float) -> None:
-        """Wait `seconds` before the next look, or less if woken meanwhile."""
-        if not self.woken.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), seconds)
-        self.woken.clear()
 
     def step(self) -> tuple[int, T | None]:
         """Read and process one page (blocking): how many facts, and what processing gave."""
@@ -93,4 +79,4 @@ class StoreFollower(Generic[T]):
                 on_processed(result)
             wait = self.idle_s if count else min(2 * wait, self.idle_max_s)
             if count < self.page_size:
-                await self.rest(wait)
+                await asyncio.sleep(wait)

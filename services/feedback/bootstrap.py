@@ -8,6 +8,7 @@ from referral_loop.deadlines import deadline_policy
 from referral_loop.ops.metrics import Metrics
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
+from referral_loop.store.at_rest import check_key_fits
 from referral_loop.store.config import open_ledger, opening, store_env
 from services.feedback.clock import Clock, SystemClock
 from services.feedback.ledger import FeedbackLedger
@@ -41,7 +42,8 @@ def open_feedback_ledger(settings: Settings) -> FeedbackLedger:
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",  # see FeedbackLedger.uncached_on_error
     }
     env = store_env(settings, FeedbackLedger.name, settings.feedback_sqlite_file, **cache)
-    return opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
+    ledger = opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
+    return check_key_fits(ledger)
 
 
 class CountingMailerPool(MailerPool):
@@ -79,7 +81,7 @@ def parts(
         referrals=open_ledger(settings),
         ledger=open_feedback_ledger(settings),
         mailer=mailer,
-        renderer=Renderer(settings.templates_dir),
+        renderer=Renderer.from_settings(settings),
         publisher=FactPublisher(nc),
         practice=practice(settings),
         clock=clock or SystemClock(),

@@ -27,6 +27,10 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
 
 
+NOTICES = frozenset({Kind.ACKNOWLEDGEMENT, Kind.REPORT, Kind.THANK_YOU})
+"""The letters to referring offices: in minimum email mode, a notice and a link, not the content."""
+
+
 @dataclass(frozen=True)
 class Practice:
     """The specialist practice's branding and addresses, from configuration."""
@@ -69,6 +73,11 @@ class Letter:
     @property
     def first_referral(self) -> bool:
         return self.referrals_from_office <= 1
+
+    def view_url(self, base: str) -> str:
+        """Where the office's clinician reads it after signing in: the report, or the referral."""
+        page = "/report" if self.kind is Kind.REPORT else ""
+        return f"{base}/referrals/{self.referral_id}{page}"
 
 
 @dataclass(frozen=True)

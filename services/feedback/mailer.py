@@ -11,6 +11,10 @@ Failures, each with a `reason` of SMTP stage, code and short server text (never 
   `AuthRejected` (credentials refused) are transient subclasses: configuration or server
   problems, so letters are retried and escalated, never dropped as undeliverable. Nothing is
   sent before TLS (unless smtp_tls is "none") and authentication have succeeded.
+
+Transport security: "starttls" (STARTTLS required: a server that does not offer it gets nothing,
+not even MAIL FROM) or "tls" (implicit TLS), the certificate verified against the system CAs or
+smtp_ca_file and the host name checked; "none" only to a loopback host (`InsecureTransport`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Self
 import aiosmtplib
 from aiosmtplib import SMTPException, SMTPRecipientsRefused, SMTPResponseException
 
-from referral_loop.settings import Settings
+from referral_loop.settings import Settings, check_smtp_transport
 from services.feedback.message import AuthRejected, MailFailure, TlsUnavailable, envelope
 from services.feedback.smtp_failures import SMTP_ERRORS, classify, describe
 from services.feedback.wire import Outgoing
@@ -34,10 +38,29 @@ from services.feedback.wire import Outgoing
 IDLE_CHECK_S = 30.0
 
 
+class InsecureTransport(ValueError):
+    """Settings that would send PHI in clear across a network: the mailer refuses to start."""
+
+
 def tls_context(settings: Settings) -> ssl.SSLContext:
-    """Certificate and host name verification on; smtp_ca_file, if set, is the trust store."""
+    """Certificate and host name verification on, TLS 1.2 at least; smtp_ca_file, if set, is the
+    trust store (instead of the system CAs). aiosmtplib uses this context as given (its own
+    validate_certs applies only to contexts it builds) and checks the name against smtp_host."""
     cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
-    return ssl.create_default_context(cafile=cafile)
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if context.verify_mode is not ssl.CERT_REQUIRED or not context.check_hostname:
+        raise InsecureTransport("the SMTP TLS context must verify certificates and host names")
+    return context
+
+
+def require_secure_transport(settings: Settings) -> None:
+    """Refuse smtp_tls 'none' to anything but this machine (Settings checks it too, but a copy made
+    with model_copy is not validated again)."""
+    try:
+        check_smtp_transport(settings.smtp_host, settings.smtp_tls, settings.smtp_plaintext_hosts)
+    except ValueError as exc:
+        raise InsecureTransport(str(exc)) from None
 
 
 class SmtpMailer:
@@ -48,6 +71,7 @@ class SmtpMailer:
     """
 
     def __init__(self, settings: Settings, *, idle_check_s: float = IDLE_CHECK_S) -> None:
+        require_secure_transport(settings)
         self.settings = settings
         self.idle_check_s = idle_check_s
         self.connects = 0

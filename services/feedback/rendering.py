@@ -10,7 +10,10 @@ itself, so `{{ 7*7 }}` typed in a reason reads as typed.
 
 Minimum necessary: subject templates only see the reference, the kind and the practice, and the
 escalation body (for ops) sees no patient, referral or clinical data, so even an override cannot
-put PHI there.
+put PHI there. In `minimum` email mode (settings.email_mode) the letters to offices are
+`<kind>.minimum.txt|html`, which see only the reference, the practice and a link to view the
+referral (or its consult report) in Referral Loop after signing in: no name, birth date, reason,
+diagnosis or findings, whatever a template asks for.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, Stri
 from markupsafe import Markup, escape
 
 from contracts.referral import Priority
-from services.feedback.letters import Kind, Letter, Rendered
+from referral_loop.settings import Settings
+from services.feedback.letters import NOTICES, Kind, Letter, Rendered
 
 BUILT_IN_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -85,25 +89,35 @@ class Renderer:
     """Renders letters. Each kind's templates compile when it is built (a broken override fails at
     start-up), layouts on first use; nothing is reloaded or recompiled after that."""
 
-    def __init__(self, overrides_dir: Path | None = None) -> None:
+    def __init__(self, overrides_dir: Path | None = None, minimum: bool = False, view_base: str = "") -> None:
         loader = _loader(overrides_dir)
+        self.minimum, self.view_base = minimum, view_base.rstrip("/")
         self._text = _environment(loader, autoescape=False)
         self._html = _environment(loader, autoescape=True)
         self._html.filters["lines"] = html_lines
         self._templates = {kind: self._compile(kind) for kind in Kind}
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Renderer:
+        """Overrides, email mode and the base of view links (intake's URL) as configured."""
+        return cls(settings.templates_dir, settings.email_mode == "minimum", settings.base_url)
+
     def _compile(self, kind: Kind) -> _Templates:
+        body = f"{kind.value}.minimum" if self.minimum and kind in NOTICES else kind.value
         return _Templates(
             subject=self._text.get_template(f"{kind.value}.subject.txt"),
-            text=self._text.get_template(f"{kind.value}.txt"),
-            html=self._html.get_template(f"{kind.value}.html"),
+            text=self._text.get_template(f"{body}.txt"),
+            html=self._html.get_template(f"{body}.html"),
         )
 
     def render(self, letter: Letter) -> Rendered:
         _check(letter)
         templates = self._templates[letter.kind]
         subject = one_line(templates.subject.render(subject_context(letter)))
-        context = body_context(letter, subject)
+        if self.minimum and letter.kind in NOTICES:
+            context = notice_context(letter, subject, self.view_base)
+        else:
+            context = body_context(letter, subject)
         return Rendered(
             subject=subject, text=templates.text.render(context), html=templates.html.render(context)
         )
@@ -160,6 +174,18 @@ def body_context(letter: Letter, subject: str) -> dict[str, Any]:
         "summary": letter.summary,
         "seen_at": letter.seen_at,
         "return_visit": letter.return_visit_on or referral.return_visit_on,
+        "first_referral": letter.first_referral,
+    }
+
+
+def notice_context(letter: Letter, subject: str, base: str) -> dict[str, Any]:
+    """All a minimum-mode letter may use: the reference, the practice and the link. No PHI."""
+    return {
+        "subject": subject,
+        "reference": letter.reference,
+        "practice": letter.practice,
+        "kind": letter.kind.value,
+        "view_url": letter.view_url(base),
         "first_referral": letter.first_referral,
     }
 

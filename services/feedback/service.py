@@ -13,10 +13,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
-
-from contracts import bus, fact_from_dict
+from contracts import fact_from_dict
 from referral_loop.publisher import BusUnavailable
 from referral_loop.store.follower import StoreFollower
 from services.feedback import commands
@@ -46,7 +43,6 @@ class FeedbackService:
     async def run(self) -> None:
         for case in await asyncio.to_thread(self.parts.ledger.open_cases):
             self.outbox.track(case, self.parts.clock.now())
-        notices = await self.parts.publisher.nc.subscribe(bus.RECORDED_NOTICE, cb=self.woken)
         loops = [
             asyncio.create_task(self.follower.run(self.track)),
             asyncio.create_task(self.keep(self.sends_due, self.send_due)),
@@ -61,12 +57,6 @@ class FeedbackService:
             for event in (self.stopping, self.follower.stopping, self.sends_due, self.facts_due):
                 event.set()  # the loops see `stopping` once woken
             await asyncio.gather(stop, *loops, return_exceptions=True)
-            with contextlib.suppress(NatsError):
-                await notices.unsubscribe()
-
-    async def woken(self, _: Msg) -> None:
-        """The store writer recorded a batch: the follower looks now, not at its next poll."""
-        self.follower.wake()
 
     async def keep(self, wake: asyncio.Event, work: Callable[[], Awaitable[bool]]) -> None:
         """Do `work` until stopped: again at once if it had more to do or was woken, else after a tick."""

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts import Fact, events
 from contracts.referral import Referral
-from referral_loop.auth import Reader, Writer
+from referral_loop.auth import PatientReader, Recorder, Submitter
 from services.intake.commands import (
     FactRejected,
     build_fact,
@@ -81,7 +81,7 @@ def referral_of(body: ReferralSubmission) -> Referral:
 
 @router.post("/referrals", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def post_referral(
-    request: Request, body: ReferralSubmission, user: Writer, key: IdempotencyKey = None
+    request: Request, body: ReferralSubmission, user: Submitter, key: IdempotencyKey = None
 ) -> Accepted:
     """Accept a referral: answered only after JetStream has acknowledged the ReferralReceived fact."""
     referral = referral_of(body)
@@ -90,14 +90,14 @@ async def post_referral(
 
 
 @router.get("/referrals", response_model=list[ReferralStatus])
-async def list_referrals(request: Request, user: Reader, limit: int = 50) -> list[ReferralStatus]:
+async def list_referrals(request: Request, user: PatientReader, limit: int = 50) -> list[ReferralStatus]:
     """The most recently received referrals, newest first."""
     views = await request.app.state.intake.reader.recent(max(1, min(limit, 200)))
     return [status_of(v) for v in views]
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralStatus)
-async def get_referral(request: Request, referral_id: UUID, user: Reader) -> ReferralStatus:
+async def get_referral(request: Request, referral_id: UUID, user: PatientReader) -> ReferralStatus:
     """A referral's status and timeline, read from the event store."""
     view = await request.app.state.intake.reader.get(referral_id)
     if view is None:
@@ -136,7 +136,7 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
         request: Request,
         referral_id: UUID,
         body: BaseModel,
-        user: Writer,
+        user: Recorder,
         key: IdempotencyKey = None,
     ) -> Accepted:
         try:

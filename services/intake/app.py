@@ -12,19 +12,16 @@ from fastapi.exceptions import RequestValidationError
 from nats.aio.client import Client
 
 from contracts import bus
-from referral_loop.auth import Authenticator
 from referral_loop.bus import connect
+from referral_loop.guard import protect
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.shutdown import close_nats
-from referral_loop.ops.web import add_ops_routes
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
-from referral_loop.users import UserDirectory
-from services.intake import api, pages
+from services.intake import api, pages, report_page
 from services.intake.errors import validation_error
-from services.intake.limits import BodySizeLimit
 from services.intake.reader import ReferralReader
 from services.intake.submission import Intake
 
@@ -62,12 +59,11 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)
     app.state.intake = intake
     app.state.ops = intake_ops(intake)
-    app.state.authenticate = Authenticator(UserDirectory(settings.users_path))
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api.router)
     app.include_router(pages.router)
-    add_ops_routes(app, app.state.ops)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(report_page.router)
+    protect(app, settings, "intake", home="/referrals", ops=app.state.ops)
     return app
 
 

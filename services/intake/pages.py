@@ -9,16 +9,15 @@ import re
 import secrets
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from referral_loop.auth import WRITERS, Reader, Writer
-from referral_loop.users import User
+from referral_loop.auth import PATIENT_READERS, SUBMITTERS, Public, StaffUser, page
 from services.intake.api import status_of
 from services.intake.form import FIELDS, GROUPS, KEY_FIELD, flat_values, initial_values, parse
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
@@ -50,6 +49,9 @@ FACT_WORDS = {
 }
 
 router = APIRouter(include_in_schema=False)
+PatientPage = Annotated[StaffUser, Depends(page(PATIENT_READERS))]
+EntryPage = Annotated[StaffUser, Depends(page(SUBMITTERS))]
+EntryForm = Annotated[StaffUser, Depends(page(SUBMITTERS, form=True, submits=True))]
 
 
 def in_words(fact_type: str) -> str:
@@ -70,13 +72,13 @@ templates.filters["in_words"] = in_words
 templates.filters["local_time"] = local_time
 
 
-def render(name: str, user: User, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(name).render(user=user, can_write=user.role in WRITERS, **context)
+def render(name: str, user: StaffUser, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(user=user, can_write=user.role in SUBMITTERS, **context)
     return HTMLResponse(html, status_code=status_code, headers=HEADERS)
 
 
 def form_page(
-    user: User,
+    user: StaffUser,
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     banner: str = "",
@@ -102,23 +104,23 @@ def cross_site(request: Request) -> bool:
     return urlsplit(origin).netloc not in ours
 
 
-@router.get("/")
+@router.get("/", dependencies=[Public])
 def home() -> RedirectResponse:
     return RedirectResponse("/referrals", status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.get("/static/style.css")
+@router.get("/static/style.css", dependencies=[Public])
 def style() -> FileResponse:
     return FileResponse(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
 
 @router.get("/referrals/new", response_class=HTMLResponse)
-def new_referral(user: Writer) -> HTMLResponse:
+def new_referral(user: EntryPage) -> HTMLResponse:
     return form_page(user, initial_values() | {KEY_FIELD: new_key()})
 
 
 @router.post("/referrals/new", response_class=HTMLResponse)
-async def submit_new_referral(request: Request, user: Writer) -> HTMLResponse:
+async def submit_new_referral(request: Request, user: EntryForm) -> HTMLResponse:
     if cross_site(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "submit referrals from the Referral Loop form")
     async with request.form() as submitted:
@@ -136,7 +138,7 @@ async def submit_new_referral(request: Request, user: Writer) -> HTMLResponse:
     return render("submitted.html", user, accepted=accepted)
 
 
-def not_accepted(user: User, values: dict[str, str], error: HTTPException) -> HTMLResponse:
+def not_accepted(user: StaffUser, values: dict[str, str], error: HTTPException) -> HTMLResponse:
     """The bus is down (try again, same key), or the key was used for other details (new key)."""
     if error.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
         return form_page(user, values, banner=UNAVAILABLE, status_code=error.status_code)
@@ -147,13 +149,13 @@ def not_accepted(user: User, values: dict[str, str], error: HTTPException) -> HT
 
 
 @router.get("/referrals", response_class=HTMLResponse)
-async def referral_list(request: Request, user: Reader) -> HTMLResponse:
+async def referral_list(request: Request, user: PatientPage) -> HTMLResponse:
     views = await request.app.state.intake.reader.recent(50)
     return render("referrals.html", user, referrals=[status_of(v) for v in views])
 
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
-async def referral_page(request: Request, referral_id: str, user: Reader) -> HTMLResponse:
+async def referral_page(request: Request, referral_id: str, user: PatientPage) -> HTMLResponse:
     view = await find(request, referral_id)
     if view is None:
         return render("not_found.html", user, status.HTTP_404_NOT_FOUND)

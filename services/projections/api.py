@@ -1,6 +1,7 @@
 """The ops JSON API over the read models: volume, trends, worklists, KPIs, scorecards, CMS50.
 
-Every endpoint is a GET for a signed-in reader (intake or ops role) and also answers CSV
+Every endpoint is a GET for a signed-in caller of any role (worklists, which name patients: any
+role but ops) and also answers CSV
 with `?format=csv`. Months are 'YYYY-MM'; a range defaults to the 12 months ending this month.
 """
 
@@ -17,7 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BeforeValidator
 
-from referral_loop.auth import Reader
+from referral_loop.audited import Access, audited
+from referral_loop.auth import AggregateReader, PatientReader
 from services.projections import csv_export as csv
 from services.projections.db import Database
 from services.projections.models import (
@@ -132,7 +134,7 @@ def answer(found: Any, fmt: str, name: str, rows: Callable[[], list[list[str]]])
 @router.get("/volume", response_model=VolumeReport, responses=CSV)
 async def get_volume(
     request: Request,
-    _: Reader,
+    _: AggregateReader,
     span: Window,
     by: Dimension = Dimension.CLINIC,
     fmt: Format = "json",
@@ -149,7 +151,7 @@ async def get_volume(
 @router.get("/trends", response_model=list[Trend], responses=CSV)
 async def get_trends(
     request: Request,
-    _: Reader,
+    _: AggregateReader,
     by: Literal["clinic", "provider"] = "clinic",
     month: Month = None,
     window_months: Annotated[int, Query(alias="window", ge=1, le=MAX_MONTHS)] = 6,
@@ -165,21 +167,29 @@ async def get_trends(
 @router.get("/worklists", response_model=Worklists, responses=CSV)
 async def get_worklists(
     request: Request,
-    _: Reader,
+    access: Annotated[Access, Depends(audited("read", "worklists"))],
+    user: PatientReader,
     fmt: Format = "json",
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
     list_name: Annotated[LISTS | None, Query(alias="list", description="Which list, for CSV.")] = None,
 ) -> Response:
-    """Open referrals by what they wait for (with patient names: intake and ops roles only)."""
+    """Open referrals by what they wait for (with patient names: every role but ops)."""
     if fmt == "csv" and list_name is None:
         raise RequestValidationError([field_error("list", "choose a list for CSV, e.g. list=overdue")])
     found = await run(request, worklists, datetime.now(UTC), limit=limit)
     items = getattr(found, list_name or "overdue")
+    shown = items if fmt == "csv" else all_items(found)
+    await access.allowed(user, (i.referral_id for i in shown), "export" if fmt == "csv" else "read")
     return answer(found, fmt, f"worklist-{list_name}", lambda: csv.model_rows(items, WorkItem))
 
 
+def all_items(found: Worklists) -> list[WorkItem]:
+    """Every row of every list: what a JSON answer shows."""
+    return [item for name in Worklists.model_fields for item in getattr(found, name)]
+
+
 @router.get("/kpis", response_model=list[Kpis], responses=CSV)
-async def get_kpis(request: Request, _: Reader, span: Window, fmt: Format = "json") -> Response:
+async def get_kpis(request: Request, _: AggregateReader, span: Window, fmt: Format = "json") -> Response:
     """Loop KPIs per month of referral: lead time, no-shows, report turnaround."""
     found = await run(request, kpis, span)
     name = f"kpis-{span.first_month}-{span.last_month}"
@@ -187,7 +197,9 @@ async def get_kpis(request: Request, _: Reader, span: Window, fmt: Format = "jso
 
 
 @router.get("/scorecards", response_model=list[Scorecard], responses=CSV)
-async def get_scorecards(request: Request, _: Reader, span: Window, fmt: Format = "json") -> Response:
+async def get_scorecards(
+    request: Request, _: AggregateReader, span: Window, fmt: Format = "json"
+) -> Response:
     """Each referring office's scorecard over the months."""
     found = await run(request, scorecards, span)
     name = f"scorecards-{span.first_month}-{span.last_month}"
@@ -197,7 +209,7 @@ async def get_scorecards(request: Request, _: Reader, span: Window, fmt: Format 
 @router.get("/cms50", response_model=Cms50, responses=CSV)
 async def get_cms50(
     request: Request,
-    _: Reader,
+    _: AggregateReader,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     clinic: Annotated[str | None, Query(max_length=200)] = None,
     as_of: AsOf = None,

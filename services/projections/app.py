@@ -1,7 +1,7 @@
 """The ops web app: the reports API and the dashboard over the read models, read only.
 
-There is no request body limit here (intake has one): every route is a GET that never reads a
-body, and anything else is answered 405 before a body is read.
+Protected as intake is (`referral_loop/guard.py`): roles on every route, sign-in, security headers,
+a body size limit. The ops role sees aggregates only: worklists name patients and are not shown to it.
 """
 
 from __future__ import annotations
@@ -15,25 +15,19 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from referral_loop.auth import Authenticator
+from referral_loop.audit import AuditLog
 from referral_loop.deadlines import deadline_policy
+from referral_loop.guard import protect
 from referral_loop.ops import checks, threads
 from referral_loop.ops.endpoints import Ops
-from referral_loop.ops.web import add_ops_routes
 from referral_loop.settings import Settings
-from referral_loop.users import UserDirectory
-from services.projections import api, dashboard, schema
+from services.projections import api, audit_api, dashboard, schema
 from services.projections.db import Database
 
 DESCRIPTION = """Referral volume, trends, worklists, loop KPIs, office scorecards and CMS50, read from
-the read models. HTTP Basic; every endpoint needs the intake or ops role. Add `format=csv` for CSV."""
-ALWAYS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-]
+the read models. A bearer token (`referral-loop users add-token`) or HTTP Basic; aggregates for every
+role, worklists (patient names) for every role but ops. Add `format=csv` for CSV."""
 
 
 def create_app(settings: Settings, db: Database | None = None, ops: Ops | None = None) -> FastAPI:
@@ -48,14 +42,12 @@ def create_app(settings: Settings, db: Database | None = None, ops: Ops | None =
     )
     app.state.settings, app.state.db, app.state.db_lock = settings, database, threading.Lock()
     app.state.deadlines, app.state.intake_url = deadline_policy(settings), settings.base_url
-    app.state.authenticate = Authenticator(UserDirectory(settings.users_path))
     app.add_exception_handler(RequestValidationError, invalid_fields)
-    for router in (api.router, dashboard.router):
+    app.state.audit = AuditLog(settings, "projections")
+    for router in (api.router, dashboard.router, audit_api.router):
         app.include_router(router)
-    add_ops_routes(
-        app, ops or Ops("projections", [checks.blocking("views", lambda: views_writable(database))])
-    )
-    app.add_middleware(SecurityHeaders)
+    ops = ops or Ops("projections", [checks.blocking("views", lambda: views_writable(database))])
+    protect(app, settings, "ops", home="/", ops=ops)
     return app
 
 
@@ -90,23 +82,3 @@ async def invalid_fields(_: Request, error: Exception) -> JSONResponse:
         for e in error.errors()
     ]
     return JSONResponse({"detail": "the request has invalid fields", "errors": errors}, status_code=422)
-
-
-class SecurityHeaders:
-    """nosniff, no framing, same-origin referrers on every answer; no-store unless the route set caching."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = [(n, v) for n, v in ALWAYS if n not in present]
-                if b"cache-control" not in present:
-                    extra.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers + extra}
-            await send(message)
-
-        await self.app(scope, receive, sending if scope["type"] == "http" else send)

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from referral_loop.auth import Reader
-from referral_loop.users import User
-from services.projections.api import check_month, resolve_range, run
+from referral_loop.audited import Access, audited
+from referral_loop.auth import AGGREGATE_READERS, PATIENT_READERS, Public, StaffUser, page
+from services.projections.api import all_items, check_month, resolve_range, run
 from services.projections.charts import Series, bar_chart
 from services.projections.db import Database
 from services.projections.models import (
@@ -53,6 +53,7 @@ LISTS = [
     ("closed", "Loop closed (report sent)"),
 ]
 DRIFTING = {TrendStatus.DECLINING, TrendStatus.LAPSED}
+NO_WORKLISTS = Worklists(to_schedule=[], scheduled=[], awaiting_report=[], overdue=[], closed=[])
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(
@@ -76,14 +77,14 @@ class Board:
     scorecards: list[Scorecard]
 
 
-@router.get("/static/style.css")
+@router.get("/static/style.css", dependencies=[Public])
 def style() -> FileResponse:
     return FileResponse(
         HERE / "static" / "style.css", media_type="text/css", headers={"Cache-Control": "max-age=300"}
     )
 
 
-@router.get("/favicon.ico")
+@router.get("/favicon.ico", dependencies=[Public])
 def favicon() -> Response:
     return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
 
@@ -91,7 +92,8 @@ def favicon() -> Response:
 @router.get("/", response_class=HTMLResponse)
 async def home(
     request: Request,
-    user: Reader,
+    access: Annotated[Access, Depends(audited("read", "dashboard"))],
+    user: Annotated[StaffUser, Depends(page(AGGREGATE_READERS))],
     first: Annotated[str, Query(alias="from", max_length=7)] = "",
     last: Annotated[str, Query(alias="to", max_length=7)] = "",
     clinic: Annotated[str, Query(max_length=200)] = "",
@@ -104,7 +106,8 @@ async def home(
     (first_month, last_month), _ = resolve_range(first or None, last or None)
     filters = {"from": first_month, "to": last_month, "clinic": clinic}
     span = VolumeFilter(first_month=first_month, last_month=last_month, clinic=clinic or None)
-    board = await run(request, collect, span, datetime.now(UTC))
+    board = await run(request, collect, span, datetime.now(UTC), user.role in PATIENT_READERS)
+    await access.allowed(user, (item.referral_id for item in all_items(board.worklists)))
     return render(request, user, filters=filters, errors={}, board=board)
 
 
@@ -118,8 +121,8 @@ def form_errors(first: str, last: str) -> dict[str, str]:
     return errors or resolve_range(first or None, last or None)[1]
 
 
-def collect(db: Database, span: VolumeFilter, now: datetime) -> Board:
-    """Everything the page shows, read in one go."""
+def collect(db: Database, span: VolumeFilter, now: datetime, patients: bool) -> Board:
+    """Everything the page shows, read in one go; the worklists (patient names) only for `patients`."""
     top = volume(db, Dimension.CLINIC, span, top=TOP_REFERRERS, limit=TOP_REFERRERS)
     offices = volume(db, Dimension.CLINIC, span.model_copy(update={"clinic": None}), limit=500)
     month = trend_month(span.last_month, now)
@@ -134,7 +137,7 @@ def collect(db: Database, span: VolumeFilter, now: datetime) -> Board:
     )
     chart = bar_chart(top.months, [Series(r.key, r.label, r.months) for r in top.rows], description)
     options = sorted(((r.key, r.label) for r in offices.rows), key=lambda o: o[1].lower())
-    lists = worklists(db, now, limit=WORKLIST_ROWS)
+    lists = worklists(db, now, limit=WORKLIST_ROWS) if patients else NO_WORKLISTS
     return Board(top, chart, options, month, drifting, lists, scorecards(db, span))
 
 
@@ -144,7 +147,7 @@ def trend_month(last: str, now: datetime) -> str:
     return shift_month(current, -1) if last >= current else last
 
 
-def render(request: Request, user: User, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, user: StaffUser, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings = request.app.state.settings
     html = templates.get_template("dashboard.html").render(
         user=user,
@@ -155,6 +158,7 @@ def render(request: Request, user: User, status_code: int = 200, **context: Any)
         trend_window=TREND_WINDOW,
         worklist_rows=WORKLIST_ROWS,
         open_lists=OPEN_LISTS,
+        show_patients=user.role in PATIENT_READERS,
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=HEADERS)

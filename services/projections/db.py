@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 import psycopg
 
+from referral_loop.keys import store_key
 from referral_loop.settings import Settings
+from services.projections.sealing import Sealer
 
 Row = tuple[Any, ...]
 
@@ -23,6 +25,8 @@ Row = tuple[Any, ...]
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
+    @property
+    def sealer(self) -> Sealer: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
@@ -46,6 +50,8 @@ class Database:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self.sealer = Sealer(store_key(settings))
+        """The views' PHI columns under the store key (`sealing.py`)."""
 
     def connect(self) -> Any:
         connection = getattr(self._local, "connection", None)
@@ -114,6 +120,10 @@ class _Translating:
     @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
+
+    @property
+    def sealer(self) -> Sealer:
+        return self._db.sealer
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._cursor.execute(self._db.sql(sql), tuple(params))

@@ -1,5 +1,7 @@
 """The `referral_view` rows one page touches: read once, changed in memory, written once.
 
+A new row's PHI columns are written sealed with the store key (`sealing.py`).
+
 A page of facts changes a referral several times (booked, seen, reported ...). Instead of one
 statement per fact, the page reads the columns its handlers consult for all its referrals in a
 few `IN (...)` queries, every handler changes the row in memory, and `flush` writes the new rows
@@ -70,7 +72,10 @@ class Rows:
         if self.inserted:
             marks = ", ".join("?" * len(REFERRAL_COLUMNS))
             sql = f"INSERT INTO {self.table} ({', '.join(REFERRAL_COLUMNS)}) VALUES ({marks})"
-            self.cursor.executemany(sql, [_values(self.rows[r], REFERRAL_COLUMNS) for r in self.inserted])
+            seal = self.cursor.sealer.seal_row
+            self.cursor.executemany(
+                sql, [_values(seal(self.rows[r]), REFERRAL_COLUMNS) for r in self.inserted]
+            )
         for columns, params in self._updates().items():
             assignments = ", ".join(f"{column} = ?" for column in columns)
             self.cursor.executemany(f"UPDATE {self.table} SET {assignments} WHERE referral_id = ?", params)

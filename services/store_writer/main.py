@@ -71,7 +71,6 @@ async def run(settings: Settings) -> None:
     await ensure_consumer(js, bus.STREAM, bus.store_writer_consumer())
     metrics = Metrics()
     writer = CountingStoreWriter(js, ledger, settings, metrics)
-    writer.on_recorded = lambda: nc.publish(bus.RECORDED_NOTICE, b"")
     shutdown.ops = writer_ops(nc, ledger, metrics)
     server = await serve_ops(settings.ops_host, settings.store_writer_ops_port, shutdown.ops.routes())
     relay = shutdown.forward(writer.stopping)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 from eventsourcing.persistence import PersistenceError
 from nats.aio.msg import Msg
@@ -42,8 +41,6 @@ class StoreWriter:
         self.lease = lease
         """One writer records at a time (`lease.py`); by default the lease of the ledger's store."""
         self.stopping = asyncio.Event()
-        self.on_recorded: Callable[[], Awaitable[None]] | None = None
-        """Called after each batch recorded (main.py publishes `bus.RECORDED_NOTICE`)."""
 
     async def run(self) -> None:
         """Record while holding the lease; give it back whenever there is nothing to record."""
@@ -125,8 +122,6 @@ class StoreWriter:
             await self.hand_back_now([msg for msg, _ in batch.facts] if batch.decoded else msgs)
             return
         await asyncio.gather(*(self.settle(msg, results[p.position]) for msg, p in batch.facts))
-        if results and self.on_recorded is not None:
-            await self.on_recorded()
 
     async def isolate(self, msgs: list[Msg], error: Exception) -> None:
         """A fact broke the batch with an unexpected error: record one by one, park the culprit."""

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bench import lifecycles, seed_store
+from referral_loop.keys import new_key
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Outcome, Positioned
@@ -36,7 +38,10 @@ def log_of(settings: Settings) -> list[tuple[Any, ...]]:
     try:
         notes = ledger.recorder.select_notifications(1, limit=FACTS + 1)
         tracked = ledger.recorder.tracked_positions("nats:REFERRALS", range(1, FACTS + 2))  # type: ignore[attr-defined]
-        states = [json.loads(n.state) for n in notes]
+        cipher = ledger.mapper.cipher
+        if cipher is not None:
+            assert not any(b'"fact"' in n.state for n in notes), "an event in clear in an encrypted store"
+        states = [json.loads(cipher.decrypt(n.state) if cipher else n.state) for n in notes]
         for state in states:
             state.pop("timestamp")
         return [
@@ -55,10 +60,14 @@ def other_store(store_settings: Settings, request: pytest.FixtureRequest, tmp_pa
     return Settings(store="sqlite", data_dir=tmp_path / "direct", sqlite_path=tmp_path / "direct.sqlite")
 
 
+@pytest.mark.parametrize("key", [None, new_key()], ids=["in-clear", "encrypted"])
 def test_seeding_writes_what_the_writer_records(
-    store_settings: Settings, request: pytest.FixtureRequest, tmp_path: Path
+    store_settings: Settings, request: pytest.FixtureRequest, tmp_path: Path, key: str | None
 ) -> None:
-    direct = other_store(store_settings, request, tmp_path)
+    store_settings = store_settings.model_copy(update={"store_key": key and SecretStr(key)})
+    direct = other_store(store_settings, request, tmp_path).model_copy(
+        update={"store_key": key and SecretStr(key)}
+    )
     recorded_by_the_writer_path(store_settings)
     seed_store.seed(direct, FACTS, progress=None, clinics=20, batch=BATCH)
     expected, seeded = log_of(store_settings), log_of(direct)

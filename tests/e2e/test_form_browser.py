@@ -12,6 +12,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from referral_loop.users import ensure_local_users
 from tests.e2e.conftest import Stack
+from tests.support.signin import sign_in_browser_async
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -57,17 +58,16 @@ async def test_staff_fix_a_field_error_and_follow_the_new_referral_to_its_timeli
         browser: Browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=ARGS, headless=True
         )
-        context = await browser.new_context(
-            http_credentials={"username": "intake", "password": password}, java_script_enabled=False
-        )
+        context = await browser.new_context(java_script_enabled=False)
         page = await context.new_page()
+        await sign_in_browser_async(page, stack.settings.base_url, "intake", password)
         await page.goto(f"{stack.settings.base_url}/referrals/new")
         await fill_referral(page, npi="1234567890")
-        await page.click("button[type=submit]")
+        await page.click("main button[type=submit]")
         assert "check digit" in await page.inner_text("body")
         assert await page.input_value("[name=family_name]") == "Lovelace"
         await page.fill("[name=provider_npi]", "1234567893")
-        await page.click("button[type=submit]")
+        await page.click("main button[type=submit]")
         referral_id = (await page.inner_text("code.referral-id")).strip()
         await page.click("text=Status page of this referral")
         for _ in range(40):

@@ -77,12 +77,13 @@ async def test_an_idempotency_key_reused_for_a_different_recorded_referral_is_re
     assert len(published(intake)) == 1
 
 
-async def test_ops_can_read_but_not_submit(intake: Intake) -> None:
+async def test_ops_can_neither_read_patients_nor_submit(intake: Intake) -> None:
     async with intake.client("ops") as client:
         posted = await client.post("/api/referrals", json=make.referral_body())
         listed = await client.get("/api/referrals")
     assert posted.status_code == 403
-    assert listed.status_code == 200
+    assert listed.status_code == 403
+    assert published(intake) == []
 
 
 async def test_every_api_endpoint_needs_a_signed_in_caller(intake: Intake) -> None:
@@ -106,7 +107,7 @@ async def test_a_body_over_the_limit_is_refused_with_413(intake: Intake) -> None
 async def test_status_and_timeline_are_read_from_the_store(intake: Intake) -> None:
     received = make.received()
     record(intake, received, make.accepted(received.referral_id))
-    async with intake.client("ops") as client:
+    async with intake.client("intake") as client:
         response = await client.get(f"/api/referrals/{received.referral_id}")
         missing = await client.get(f"/api/referrals/{UUID(int=1)}")
     assert response.status_code == 200

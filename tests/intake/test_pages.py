@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from referral_loop.users import ensure_local_users
 from services.intake.app import create_app
 from services.intake.form import FIELDS, KEY_FIELD
 from tests.support.referrals import VALID_NPI, received
+from tests.support.signin import csrf_of, signed_in_client
 
 GOOD_FORM = {
     "given_name": "Ada",
@@ -114,20 +114,31 @@ def ledger(settings: Settings) -> Iterator[ReferralLedger]:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="https://intake.test") as client:
         yield client
 
 
 @pytest.fixture
-def as_intake(users: dict[str, dict[str, str]]) -> httpx.BasicAuth:
-    return httpx.BasicAuth("intake", users["intake"]["password"])
+async def client(app: FastAPI, users: dict[str, dict[str, str]]) -> AsyncIterator[httpx.AsyncClient]:
+    """Signed in as intake through the sign-in form (https: the session cookie is Secure)."""
+    async with signed_in_client(
+        app, "intake", users["intake"]["password"], base_url="https://intake.test"
+    ) as c:
+        yield c
 
 
 @pytest.fixture
-def as_ops(users: dict[str, dict[str, str]]) -> httpx.BasicAuth:
-    return httpx.BasicAuth("ops", users["ops"]["password"])
+async def ops_client(app: FastAPI, users: dict[str, dict[str, str]]) -> AsyncIterator[httpx.AsyncClient]:
+    async with signed_in_client(app, "ops", users["ops"]["password"], base_url="https://intake.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def csrf(client: httpx.AsyncClient) -> dict[str, str]:
+    """The session's CSRF token, as the form carries it."""
+    return {"csrf_token": csrf_of((await client.get("/referrals/new")).text)}
 
 
 def field_block(page: str, name: str) -> str:
@@ -161,9 +172,11 @@ async def test_home_redirects_to_the_list_and_the_stylesheet_is_served(client: h
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
 
 
-async def test_the_form_has_every_field_with_its_label(client: httpx.AsyncClient, as_intake: Any) -> None:
-    first = await client.get("/referrals/new", auth=as_intake)
-    second = await client.get("/referrals/new", auth=as_intake)
+async def test_the_form_has_every_field_with_its_label(
+    client: httpx.AsyncClient, csrf: dict[str, str]
+) -> None:
+    first = await client.get("/referrals/new")
+    second = await client.get("/referrals/new")
     page = first.text
     assert first.status_code == 200 and first.headers["content-type"].startswith("text/html")
     for name, field in FIELDS.items():
@@ -180,7 +193,7 @@ async def test_the_form_has_every_field_with_its_label(client: httpx.AsyncClient
 
 
 async def test_a_bad_submission_shows_each_error_next_to_its_field_and_keeps_the_typing(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher
 ) -> None:
     typed = GOOD_FORM | {
         "given_name": "<script>alert(1)</script>",
@@ -190,7 +203,7 @@ async def test_a_bad_submission_shows_each_error_next_to_its_field_and_keeps_the
         "reason": "   ",
         "diagnosis_codes": "I10 nonsense",
     }
-    response = await client.post("/referrals/new", data=typed, auth=as_intake)
+    response = await client.post("/referrals/new", data=typed | csrf)
     page = response.text
     assert response.status_code == 422
     assert "check digit is wrong" in error_of(page, "provider_npi")
@@ -207,9 +220,9 @@ async def test_a_bad_submission_shows_each_error_next_to_its_field_and_keeps_the
 
 
 async def test_a_good_submission_publishes_one_referral_received_nested_as_typed(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher
 ) -> None:
-    response = await client.post("/referrals/new", data=GOOD_FORM, auth=as_intake)
+    response = await client.post("/referrals/new", data=GOOD_FORM | csrf)
     assert response.status_code == 200
     [fact] = publisher.facts
     assert isinstance(fact, ReferralReceived)
@@ -222,50 +235,50 @@ async def test_a_good_submission_publishes_one_referral_received_nested_as_typed
 
 
 async def test_an_empty_insurance_group_is_no_insurance(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher
 ) -> None:
     typed = GOOD_FORM | {"payer": "", "member_id": " ", "received_at": "", "diagnosis_codes": ""}
-    response = await client.post("/referrals/new", data=typed, auth=as_intake)
+    response = await client.post("/referrals/new", data=typed | csrf)
     assert response.status_code == 200
     [fact] = publisher.facts
     assert fact.data.patient.insurance is None and fact.data.diagnosis_codes == []
 
 
 async def test_a_member_id_without_a_payer_is_an_error_on_the_payer(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher
 ) -> None:
-    response = await client.post("/referrals/new", data=GOOD_FORM | {"payer": ""}, auth=as_intake)
+    response = await client.post("/referrals/new", data=GOOD_FORM | {"payer": ""} | csrf)
     assert response.status_code == 422
     assert "required" in error_of(response.text, "payer")
 
 
 async def test_submitting_the_same_form_twice_names_the_same_referral(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher
 ) -> None:
-    form = (await client.get("/referrals/new", auth=as_intake)).text
+    form = (await client.get("/referrals/new")).text
     typed = GOOD_FORM | {KEY_FIELD: key_of(form)}
     for _ in range(2):
-        assert (await client.post("/referrals/new", data=typed, auth=as_intake)).status_code == 200
+        assert (await client.post("/referrals/new", data=typed | csrf)).status_code == 200
     first, second = publisher.facts
     assert first.referral_id == second.referral_id and first.event_id == second.event_id
 
 
 async def test_a_reused_token_with_other_details_saves_nothing_and_offers_a_new_token(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher, ledger: ReferralLedger
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher, ledger: ReferralLedger
 ) -> None:
-    await client.post("/referrals/new", data=GOOD_FORM, auth=as_intake)
+    await client.post("/referrals/new", data=GOOD_FORM | csrf)
     record(ledger, *publisher.facts)
     changed = GOOD_FORM | {"reason": "Something else entirely."}
-    response = await client.post("/referrals/new", data=changed, auth=as_intake)
+    response = await client.post("/referrals/new", data=changed | csrf)
     assert response.status_code == 409 and "already submitted" in response.text
     assert key_of(response.text) != GOOD_FORM[KEY_FIELD]
     assert len(publisher.facts) == 1
 
 
 async def test_when_the_bus_is_down_the_form_says_so_and_keeps_the_typing(
-    client: httpx.AsyncClient, as_intake: Any
+    client: httpx.AsyncClient, csrf: dict[str, str]
 ) -> None:
-    response = await client.post("/referrals/new", data=GOOD_FORM, auth=as_intake)
+    response = await client.post("/referrals/new", data=GOOD_FORM | csrf)
     page = response.text
     assert response.status_code == 503
     assert "could not be accepted" in page and "Nothing was saved" in page and "try again" in page
@@ -275,13 +288,13 @@ async def test_when_the_bus_is_down_the_form_says_so_and_keeps_the_typing(
 
 
 async def test_a_post_from_another_site_is_refused(
-    client: httpx.AsyncClient, as_intake: Any, publisher: FakePublisher
+    client: httpx.AsyncClient, csrf: dict[str, str], publisher: FakePublisher
 ) -> None:
     headers = {"Origin": "https://evil.example"}
-    response = await client.post("/referrals/new", data=GOOD_FORM, auth=as_intake, headers=headers)
+    response = await client.post("/referrals/new", data=GOOD_FORM | csrf, headers=headers)
     assert response.status_code == 403 and publisher.facts == []
     same = await client.post(
-        "/referrals/new", data=GOOD_FORM, auth=as_intake, headers={"Origin": "http://intake.test"}
+        "/referrals/new", data=GOOD_FORM | csrf, headers={"Origin": "https://intake.test"}
     )
     assert same.status_code == 200
 
@@ -291,26 +304,34 @@ async def test_a_post_from_another_site_is_refused(
     [("GET", "/referrals"), ("GET", "/referrals/new"), ("POST", "/referrals/new"),
      ("GET", "/referrals/00000000-0000-0000-0000-000000000000")],
 )  # fmt: skip
-async def test_the_pages_need_a_signed_in_user(client: httpx.AsyncClient, method: str, path: str) -> None:
-    response = await client.request(method, path)
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Basic")
+async def test_the_pages_need_a_signed_in_user(anonymous: httpx.AsyncClient, method: str, path: str) -> None:
+    response = await anonymous.request(method, path, auth=None)
+    if method == "GET":
+        assert response.status_code == 303 and response.headers["location"].startswith(
+            "/login?next=%2Freferrals"
+        )
+    else:
+        assert response.status_code == 401
 
 
-async def test_ops_can_read_the_list_but_not_enter_referrals(client: httpx.AsyncClient, as_ops: Any) -> None:
-    listing = await client.get("/referrals", auth=as_ops)
-    assert listing.status_code == 200 and "No referrals have been received yet." in listing.text
-    assert 'href="/referrals/new"' not in listing.text
-    assert (await client.get("/referrals/new", auth=as_ops)).status_code == 403
-    assert (await client.post("/referrals/new", data=GOOD_FORM, auth=as_ops)).status_code == 403
-
-
-async def test_the_list_shows_recorded_referrals_with_links(
-    client: httpx.AsyncClient, as_intake: Any, ledger: ReferralLedger
+async def test_ops_can_neither_see_referrals_nor_enter_them(
+    ops_client: httpx.AsyncClient, publisher: FakePublisher, ledger: ReferralLedger
 ) -> None:
     fact = received()
     record(ledger, fact)
-    response = await client.get("/referrals", auth=as_intake)
+    assert (await ops_client.get("/referrals")).status_code == 403
+    assert (await ops_client.get(f"/referrals/{fact.referral_id}")).status_code == 403
+    assert (await ops_client.get("/referrals/new")).status_code == 403
+    posted = await ops_client.post("/referrals/new", data=GOOD_FORM)
+    assert posted.status_code == 403 and publisher.facts == []
+
+
+async def test_the_list_shows_recorded_referrals_with_links(
+    client: httpx.AsyncClient, csrf: dict[str, str], ledger: ReferralLedger
+) -> None:
+    fact = received()
+    record(ledger, fact)
+    response = await client.get("/referrals")
     assert response.status_code == 200
     assert "Harbor Family Medicine" in response.text and "cardiology" in response.text
     assert f'href="/referrals/{fact.referral_id}"' in response.text
@@ -318,11 +339,11 @@ async def test_the_list_shows_recorded_referrals_with_links(
 
 
 async def test_the_status_page_shows_the_referral_and_its_timeline(
-    client: httpx.AsyncClient, as_ops: Any, ledger: ReferralLedger
+    client: httpx.AsyncClient, ledger: ReferralLedger
 ) -> None:
     fact = received()
     record(ledger, fact)
-    response = await client.get(f"/referrals/{fact.referral_id}", auth=as_ops)
+    response = await client.get(f"/referrals/{fact.referral_id}")
     page = response.text
     assert response.status_code == 200
     assert "Ada Lovelace" in page and "Harbor Family Medicine" in page and "Dr. Grace Hopper" in page
@@ -331,8 +352,6 @@ async def test_the_status_page_shows_the_referral_and_its_timeline(
 
 
 @pytest.mark.parametrize("referral_id", ["5f0c7a4e-3b1d-4c38-9d1e-2f9b8a7c6d5e", "not-a-uuid"])
-async def test_an_unknown_referral_is_a_404_page(
-    client: httpx.AsyncClient, as_ops: Any, referral_id: str
-) -> None:
-    response = await client.get(f"/referrals/{referral_id}", auth=as_ops)
+async def test_an_unknown_referral_is_a_404_page(client: httpx.AsyncClient, referral_id: str) -> None:
+    response = await client.get(f"/referrals/{referral_id}")
     assert response.status_code == 404 and "Referral not found" in response.text

@@ -34,6 +34,7 @@ from services.projections.app import create_app
 from services.projections.db import Database
 from services.projections.projector import Projector
 from tests.support import referrals as make
+from tests.support.signin import signed_in_client
 
 CLINICS = {
     "reports@harbor.example": ("Harbor Family Medicine", "Dr. Grace Hopper", "1234567893"),
@@ -156,10 +157,15 @@ class Ops:
     passwords: dict[str, str]
     ids: dict[str, UUID]
 
-    def client(self, user: str | None = "ops") -> httpx.AsyncClient:
+    def client(self, user: str | None = "intake") -> httpx.AsyncClient:
+        """An API client with HTTP Basic (worklists name patients: not for ops)."""
         auth = (user, self.passwords[user]) if user else None
         transport = httpx.ASGITransport(app=self.app)
         return httpx.AsyncClient(transport=transport, base_url="http://ops.test", auth=auth)
+
+    def page_client(self, user: str = "intake") -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        """A client signed in to the dashboard through the sign-in form (a session cookie)."""
+        return signed_in_client(self.app, user, self.passwords[user], base_url="https://ops.test")
 
 
 def seeded_ops(settings: Settings) -> Ops:

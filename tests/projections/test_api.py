@@ -45,7 +45,8 @@ async def ops(tmp_path: Path) -> AsyncIterator[Ops]:
 
 
 async def get(ops: Ops, path: str, **params: Any) -> httpx.Response:
-    async with ops.client() as client:
+    """The API with HTTP Basic; the dashboard ("/") through a signed-in session; as intake."""
+    async with ops.page_client() if path == "/" else ops.client() as client:
         return await client.get(path, params=params)
 
 
@@ -173,19 +174,34 @@ async def test_cms50_is_one_row(ops: Ops) -> None:
     assert rows == [{name: as_text(value) for name, value in found.items()}]
 
 
-@pytest.mark.parametrize("path", [*ENDPOINTS, "/"])
-async def test_every_route_needs_a_signed_in_reader(ops: Ops, path: str) -> None:
+@pytest.mark.parametrize("path", ENDPOINTS)
+async def test_every_api_route_needs_a_signed_in_reader(ops: Ops, path: str) -> None:
     async with ops.client(user=None) as client:
         response = await client.get(path)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Basic")
+    assert (
+        "Basic" in response.headers["www-authenticate"] and "Bearer" in response.headers["www-authenticate"]
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ops.app), base_url="http://ops.test") as c:
         assert (await c.get(path, auth=("ops", "wrong password"))).status_code == 401
 
 
-@pytest.mark.parametrize("user", ["ops", "intake"])
-async def test_both_roles_read_reports(ops: Ops, user: str) -> None:
-    async with ops.client(user) as client:
+async def test_the_dashboard_sends_a_stranger_to_the_sign_in_form(ops: Ops) -> None:
+    async with ops.client(user=None) as client:
+        response = await client.get("/", params=WINDOW)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+
+
+async def test_ops_read_aggregates_but_not_the_worklists_that_name_patients(ops: Ops) -> None:
+    async with ops.client("ops") as client:
+        assert (await client.get("/api/volume", params=WINDOW)).status_code == 200
+        assert (await client.get("/api/worklists")).status_code == 403
+    async with ops.page_client("ops") as client:
+        page = await client.get("/", params=WINDOW)
+    assert page.status_code == 200 and 'data-key="reports@harbor.example"' in page.text
+    assert 'table class="worklist"' not in page.text and "aggregates only" in page.text
+    assert not [name for name in WORKLIST_PATIENTS.values() if name in page.text]
+    async with ops.client("intake") as client:
         assert (await client.get("/api/worklists")).status_code == 200
 
 

@@ -37,6 +37,7 @@ from tests.projections.browser import (
     scenario,
     serving,
 )
+from tests.support.signin import sign_in_browser
 
 RANGE = "from=2026-01&to=2026-06"
 
@@ -60,7 +61,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         public_url=f"http://127.0.0.1:{intake_port}",
         nats_url=f"nats://127.0.0.1:{free_port()}",  # nobody there: intake only reads here
     )
-    password = ensure_local_users(settings.users_path)["ops"]["password"]
+    password = ensure_local_users(settings.users_path)["intake"]["password"]  # sees the worklists too
     facts, ids = scenario()
     record(settings, facts)
     project(settings, facts)
@@ -74,12 +75,11 @@ def page(stack: Stack, tmp_path: Path) -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(
-                http_credentials={"username": "ops", "password": stack.password},
-                java_script_enabled=False,
-                viewport={"width": 1400, "height": 1000},
-            )
-            yield context.new_page()
+            context = browser.new_context(java_script_enabled=False, viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            for url in (stack.ops_url, stack.intake_url):  # each app has its own session
+                sign_in_browser(page, url, "intake", stack.password)
+            yield page
         finally:
             browser.close()
 
@@ -120,7 +120,7 @@ def test_the_table_under_the_chart_has_the_same_numbers(page: Page, stack: Stack
 
 def test_lapsed_and_declining_referrers_are_listed_with_their_explanation(page: Page, stack: Stack) -> None:
     page.goto(f"{stack.ops_url}/?{RANGE}")
-    api = httpx.get(f"{stack.ops_url}/api/trends?by=clinic&month=2026-06", auth=("ops", stack.password))
+    api = httpx.get(f"{stack.ops_url}/api/trends?by=clinic&month=2026-06", auth=("intake", stack.password))
     explained = {t["key"]: t["explanation"] for t in api.json()}
     lapsed = page.locator(f'#trends-table tr[data-key="{LAKESIDE}"]')
     assert "Lakeside Pediatrics" in lapsed.inner_text() and "lapsed" in lapsed.inner_text()

@@ -1,5 +1,4 @@
-"""The follower polls a caught-up store every idle_s, backing off to idle_max_s while it stays
-quiet; a wake (the store writer's notice) ends a wait at once."""
+"""The follower polls a caught-up store every idle_s, backing off to idle_max_s while it stays quiet."""
 
 from __future__ import annotations
 
@@ -34,7 +33,7 @@ async def waits_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: f
         if len(waits) == 7:
             follower.stopping.set()
 
-    monkeypatch.setattr(follower, "rest", sleep)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
     await follower.run()
     ledger.close()
     assert len(processed) == 1
@@ -52,19 +51,3 @@ async def test_without_a_longest_wait_the_poll_stays_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert await waits_of(tmp_path, monkeypatch, idle_s=0.03) == [0.03] * 7
-
-
-async def test_a_wake_ends_the_wait_at_once(tmp_path: Path) -> None:
-    ledger, processed = open_ledger(Settings(data_dir=tmp_path)), asyncio.Event()
-    follower = StoreFollower(ledger, lambda page: processed.set(), lambda: 0, idle_s=60.0)
-    following = asyncio.create_task(follower.run())
-    try:
-        await asyncio.sleep(0.2)  # the follower found nothing and rests for a minute
-        ledger.record_batch([Positioned(1, make.received())])
-        follower.wake()
-        await asyncio.wait_for(processed.wait(), timeout=10.0)  # not the minute's rest
-    finally:
-        follower.stopping.set()
-        follower.wake()
-        await following
-        ledger.close()

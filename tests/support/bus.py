@@ -36,6 +36,28 @@ async def dead_letters(nc: Client) -> list[tuple[str, str]]:
     return found
 
 
+class Refusals:
+    """A nats-py error callback (`error_cb=refusals.record`): what the server refused, in order."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    async def record(self, error: Exception) -> None:
+        self.errors.append(str(error))
+
+    async def heard(self, count: int = 1) -> list[str]:
+        """The refusals once `count` have come: nats-py may send a flush's PING ahead of the
+        refused PUB or SUB still in its buffer, so the -ERR can trail the PONG."""
+        await eventually(lambda: len(self.errors) >= count, what=f"{count} refusals from nats-server")
+        return self.errors
+
+
+def violation(kind: str, subject: str) -> str:
+    """nats-py's text of nats-server's permissions -ERR (nats-py lowercases it); kind is
+    "publish" or "subscription"."""
+    return f'nats: permissions violation for {kind} to "{subject.lower()}"'
+
+
 async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not check():

@@ -1,4 +1,5 @@
-"""Real servers for the tests: nats-server on free ports, one embedded PostgreSQL per session."""
+"""Real servers for the tests: nats-server on free ports (open to anyone, or `start_secured_nats`:
+the services' users only), one embedded PostgreSQL per session."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from referral_loop.nats_auth import ensure_credentials
 from referral_loop.natsd import NatsServer, free_port
 from referral_loop.settings import Settings
 
@@ -22,6 +24,7 @@ __all__ = [
     "free_port",
     "fresh_postgres_database",
     "start_nats",
+    "start_secured_nats",
 ]
 
 
@@ -41,6 +44,13 @@ def start_nats(directory: Path, name: str = "nats", **options: Any) -> NatsServe
         server.stop()
         raise
     return server
+
+
+def start_secured_nats(directory: Path, name: str = "secured", **options: Any) -> tuple[NatsServer, Path]:
+    """A started NatsServer admitting only the roles' users, and the directory of their nkey
+    seeds (`directory/secrets/nats`, `<role>.nk`: give it as Settings.nats_secrets_dir)."""
+    secrets = directory / "secrets" / "nats"
+    return start_nats(directory, name, users=ensure_credentials(secrets), **options), secrets
 
 
 @dataclass(frozen=True)

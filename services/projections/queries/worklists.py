@@ -33,6 +33,7 @@ FIELDS = [
     "report_due_at",
     "report_sent_at",
 ]
+NAME = FIELDS.index("patient_name")
 TIMES = {"received_at", "appointment_at", "seen_at", "report_due_at", "report_sent_at"}
 OLDEST_FIRST = "received_at, referral_id"
 
@@ -59,13 +60,14 @@ def _list(db: Database, spec: tuple[str, str, bool], now: datetime, limit: int) 
     condition, order, takes_now = spec
     sql = f"SELECT {', '.join(FIELDS)} FROM referral_view WHERE {condition} ORDER BY {order} LIMIT ?"
     params: list[Any] = [stamp(now)] if takes_now else []
-    return [_item(row, now) for row in db.query(sql, [*params, max(limit, 0)])]
+    return [_item(row, now, db) for row in db.query(sql, [*params, max(limit, 0)])]
 
 
-def _item(row: Row, now: datetime) -> WorkItem:
+def _item(row: Row, now: datetime, db: Database) -> WorkItem:
     values = {
         name: parse_stamp(value) if name in TIMES and value is not None else value
         for name, value in zip(FIELDS, row, strict=True)
     }
+    values["patient_name"] = db.sealer.open(row[NAME])
     age = (now - values["received_at"]).total_seconds() / 86400
     return WorkItem(**values, age_days=round(age, 1))

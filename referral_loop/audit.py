@@ -1,0 +1,205 @@
+"""The audit log of access to PHI: who did what to which referral(s), and the outcome.
+
+One append-only table, `audit_log`, in its own SQLite file (`AUDIT_SQLITE_PATH`, default
+`$DATA_DIR/store/audit.sqlite`) or in the PostgreSQL database of the store. Append-only is
+enforced by the database, not only by this code: triggers refuse every UPDATE and DELETE (and
+TRUNCATE on PostgreSQL), so no path through the app, not even a bug or an injected statement on
+this connection, can change or remove an entry. The app only ever INSERTs and SELECTs.
+
+Why a table and not an eventsourcing application: entries are written on every read of PHI and
+queried by who, referral and time, which a table with indexes answers directly; eventsourcing's
+stored events are append-only by convention only (its recorder can be told to delete), and an
+aggregate per entry or per referral would need a projection to be queried. The entries are not
+secret but are sensitive: they name no patient, only referral ids, user names and resources.
+
+Recording is blocking (call it off the event loop, or use `arecord`), durable before it returns
+(SQLite synchronous=FULL), and a failure raises: a caller then refuses the read (no audit, no PHI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import psycopg
+
+from referral_loop.settings import Settings
+
+Outcome = Literal["allowed", "denied", "failed"]
+COLUMNS = "at, service, who, role, action, what, referral_ids, outcome, detail"
+INSERT = f"INSERT INTO audit_log ({COLUMNS}) VALUES ({', '.join('?' * 9)})"  # noqa: S608 - constants only
+APPEND_ONLY = "audit_log is append-only"
+SQLITE_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
+    "service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
+    "what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL)",
+    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+    "CREATE INDEX IF NOT EXISTS audit_log_who ON audit_log (who, at)",
+]
+POSTGRES_SCHEMA = [
+    "SELECT pg_advisory_xact_lock(7316001)",  # two services creating it at once take turns
+    "CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+    "at TEXT NOT NULL, service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, "
+    "action TEXT NOT NULL, what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, "
+    "detail TEXT NOT NULL)",
+    "CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
+    "CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()",
+    "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()",
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+    "CREATE INDEX IF NOT EXISTS audit_log_who ON audit_log (who, at)",
+]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One access: `action` (read, search, export, create) on `what` (a resource, e.g. worklists)."""
+
+    who: str
+    role: str
+    action: str
+    what: str
+    outcome: Outcome
+    referral_ids: tuple[str, ...] = ()
+    detail: str = ""
+    service: str = ""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def row(self) -> tuple[str, ...]:
+        at = self.at.astimezone(UTC).isoformat(timespec="microseconds")
+        ids = json.dumps(list(self.referral_ids))
+        return (at, self.service, self.who, self.role, self.action, self.what, ids, self.outcome, self.detail)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> AuditEvent:
+        at, service, who, role, action, what, ids, outcome, detail = row
+        return cls(
+            who,
+            role,
+            action,
+            what,
+            outcome,
+            tuple(json.loads(ids)),
+            detail,
+            service,
+            datetime.fromisoformat(at),
+        )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the admin query; each None matches everything. Newest first, at most `limit`."""
+
+    who: str | None = None
+    referral_id: UUID | None = None
+    what: str | None = None
+    outcome: Outcome | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 500
+
+    def where(self) -> tuple[str, list[Any]]:
+        found = [
+            ("who = ?", self.who),
+            ("what = ?", self.what),
+            ("outcome = ?", self.outcome),
+            ("referral_ids LIKE ?", f'%"{self.referral_id}"%' if self.referral_id else None),
+            ("at >= ?", _iso(self.since)),
+            ("at <= ?", _iso(self.until)),
+        ]
+        terms = [(sql, value) for sql, value in found if value is not None]
+        return " AND ".join(["1 = 1", *(sql for sql, _ in terms)]), [value for _, value in terms]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class AuditLog:
+    """The audit table: one connection, opened on first use, shared by threads under a lock."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings, self.service = settings, service
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def record(self, event: AuditEvent) -> None:
+        """Append `event` (stamped with this service); durable when it returns, raises otherwise."""
+        stamped = event if event.service else _with_service(event, self.service)
+        self._run(INSERT, stamped.row())
+
+    async def arecord(self, event: AuditEvent) -> None:
+        await asyncio.to_thread(self.record, event)
+
+    def query(self, query: AuditQuery) -> list[AuditEvent]:
+        where, params = query.where()
+        sql = f"SELECT {COLUMNS} FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT ?"  # noqa: S608 - fixed terms, bound values
+        return [AuditEvent.from_row(tuple(row)) for row in self._run(sql, (*params, query.limit))]
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            try:
+                connection = self._connection or self._open()
+                cursor = connection.execute(self._sql(sql), params)
+                return list(cursor.fetchall()) if cursor.description else []
+            except (sqlite3.Error, psycopg.Error):
+                self._close()  # start afresh next time (a lost PostgreSQL connection, say)
+                raise
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.settings.store == "sqlite" else statement.replace("?", "%s")
+
+    def _open(self) -> Any:
+        self._connection = (
+            _sqlite(self.settings) if self.settings.store == "sqlite" else _postgres(self.settings)
+        )
+        return self._connection
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+def _with_service(event: AuditEvent, service: str) -> AuditEvent:
+    return AuditEvent(**{**event.__dict__, "service": service})
+
+
+def _sqlite(settings: Settings) -> sqlite3.Connection:
+    path = settings.audit_sqlite_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    for statement in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SQLITE_SCHEMA]:
+        connection.execute(statement)
+    return connection
+
+
+def _postgres(settings: Settings) -> psycopg.Connection[Any]:
+    connection = psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_dbname,
+        user=settings.postgres_user,
+        password=settings.postgres_password.get_secret_value(),
+        autocommit=True,
+    )
+    with connection.transaction():
+        for statement in POSTGRES_SCHEMA:
+            connection.execute(statement)
+    return connection

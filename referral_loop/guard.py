@@ -1,0 +1,72 @@
+"""Everything intake and the ops app share to protect themselves, installed by `protect`: the
+authenticator, staff sessions, rate limits, the sign-in pages (and OIDC when configured), security
+headers, a body size limit, public ops endpoints, and a check that every route declares its roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from referral_loop.auth import Public, SignInRequired, check_every_route_declares
+from referral_loop.credentials import Authenticator
+from referral_loop.oidc import OidcClient
+from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.web import endpoint
+from referral_loop.sessions import SessionStore
+from referral_loop.settings import Settings
+from referral_loop.users import UserDirectory
+from referral_loop.web_security import BodySizeLimit, SecurityHeaders, SlidingWindow
+
+
+@dataclass
+class Guard:
+    authenticator: Authenticator
+    sessions: SessionStore
+    logins: SlidingWindow
+    """Sign-in attempts per client address (the form, and each password or token that is checked)."""
+    submissions: SlidingWindow
+    """Submissions (referrals and their facts) per user."""
+    cookie: str
+    """The session cookie's name: one per app, since cookies do not tell ports apart."""
+    home: str
+    oidc: OidcClient | None
+
+
+def new_guard(settings: Settings, app_name: str, home: str) -> Guard:
+    logins = SlidingWindow(settings.login_attempts_per_minute)
+    return Guard(
+        authenticator=Authenticator(UserDirectory(settings.users_path), logins),
+        sessions=SessionStore(settings.session_idle_minutes * 60),
+        logins=logins,
+        submissions=SlidingWindow(settings.submissions_per_minute),
+        cookie=f"rl_{app_name}_session",
+        home=home,
+        oidc=OidcClient.from_settings(settings),
+    )
+
+
+async def sign_in_first(request: Request, _: Exception) -> Response:
+    """A page without a session: GETs go to the sign-in form (and come back after), others 401."""
+    if request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    return JSONResponse({"detail": "sign in first"}, status_code=401)
+
+
+def protect(app: FastAPI, settings: Settings, app_name: str, home: str, ops: Ops) -> None:
+    """Install the guard on `app` once its own routes are in (ops endpoints are added here, public)."""
+    from referral_loop.signin import router as signin_router
+
+    app.state.guard = new_guard(settings, app_name, home)
+    app.add_exception_handler(SignInRequired, sign_in_first)
+    app.include_router(signin_router)
+    for path, handler in ops.routes().items():
+        app.add_api_route(
+            path, endpoint(handler), methods=["GET"], include_in_schema=False, dependencies=[Public]
+        )
+    check_every_route_declares(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
