@@ -1,4 +1,4 @@
-"""kill -9 of each process under load, at random moments, two or three times, each restarted:
+"""kill -9 of each process under load, at random moments, twice, each restarted:
 afterwards nothing acknowledged is lost or duplicated, every acknowledged seen referral has
 its consult report and thank-you delivered (twice at most, and only if feedback was the one
 killed), and the projections have caught up with the store."""
@@ -16,7 +16,8 @@ from reliability.run import Plan, run
 from reliability.settle import caught_up
 from reliability.stack import KILLABLE, killable_stack
 
-KILLS = 3
+KILLS = 2
+"""Per test: two kills at random moments fit CI; `make soak` kills for ten minutes."""
 
 
 @pytest.mark.slow
