@@ -177,6 +177,17 @@ def seeded_ops(settings: Settings) -> Ops:
 
 
 @contextlib.contextmanager
+def opened_ops(settings: Settings) -> Iterator[Ops]:
+    """`seeded_ops`, its views and audit log closed afterwards (the fixtures of the API tests)."""
+    seeded = seeded_ops(settings)
+    try:
+        yield seeded
+    finally:
+        seeded.app.state.db.close()
+        seeded.app.state.audit.close()
+
+
+@contextlib.contextmanager
 def serving(app: FastAPI, port: int) -> Iterator[str]:
     """`app` under uvicorn on 127.0.0.1:`port` in a thread (lifespan included) until the block ends."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from tests.projections.browser import (
     SUMMIT,
     WORKLIST_PATIENTS,
     Ops,
-    seeded_ops,
+    opened_ops,
 )
 
 WINDOW = {"from": "2026-01", "to": "2026-06"}
@@ -35,13 +35,11 @@ ENDPOINTS = ["/api/volume", "/api/trends", "/api/worklists", "/api/kpis", "/api/
 
 
 @pytest.fixture
-async def ops(tmp_path: Path) -> AsyncIterator[Ops]:
-    settings = Settings(
-        data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite", public_url="http://intake.test"
-    )
-    seeded = seeded_ops(settings)
-    yield seeded
-    seeded.app.state.db.close()
+def ops(tmp_path: Path) -> Iterator[Ops]:
+    with opened_ops(
+        Settings(data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite", public_url="http://intake.test")
+    ) as opened:
+        yield opened
 
 
 async def get(ops: Ops, path: str, **params: Any) -> httpx.Response:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from referral_loop.settings import Settings
 from services.projections.report_cli import main
-from tests.projections.browser import HARBOR, LAKESIDE, MONTHLY, MONTHS, WORKLIST_PATIENTS, Ops, seeded_ops
+from tests.projections.browser import HARBOR, LAKESIDE, MONTHLY, MONTHS, WORKLIST_PATIENTS, Ops, opened_ops
 
 Capture = pytest.CaptureFixture[str]
 RANGE = ["--from", "2026-01", "--to", "2026-06"]
 
 
 @pytest.fixture
-async def ops(tmp_path: Path) -> AsyncIterator[Ops]:
-    settings = Settings(data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite")
-    seeded = seeded_ops(settings)
-    yield seeded
-    seeded.app.state.db.close()
+def ops(tmp_path: Path) -> Iterator[Ops]:
+    with opened_ops(Settings(data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite")) as opened:
+        yield opened
 
 
 def run(ops: Ops, capsys: Capture, *argv: str) -> str:

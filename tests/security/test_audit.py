@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +16,16 @@ import pytest
 
 from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
 from referral_loop.settings import Settings
-from tests.projections.browser import Ops, seeded_ops
+from tests.projections.browser import Ops, opened_ops
 from tests.support.servers import PostgresParams
 
 
 @pytest.fixture
-async def ops(tmp_path: Path) -> AsyncIterator[Ops]:
-    settings = Settings(
-        data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite", public_url="http://intake.test"
-    )
-    seeded = seeded_ops(settings)
-    yield seeded
-    seeded.app.state.db.close()
-    seeded.app.state.audit.close()
+def ops(tmp_path: Path) -> Iterator[Ops]:
+    with opened_ops(
+        Settings(data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite", public_url="http://intake.test")
+    ) as opened:
+        yield opened
 
 
 async def get(
