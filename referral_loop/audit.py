@@ -30,6 +30,7 @@ from uuid import UUID
 import psycopg
 
 from referral_loop.settings import Settings
+from referral_loop.sqlite_setup import patiently
 
 Outcome = Literal["allowed", "denied", "failed"]
 COLUMNS = "at, service, who, role, action, what, referral_ids, outcome, detail"
@@ -185,8 +186,7 @@ def _sqlite(settings: Settings) -> sqlite3.Connection:
     path = settings.audit_sqlite_file
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    for statement in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SQLITE_SCHEMA]:
-        connection.execute(statement)
+    patiently(connection, ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SQLITE_SCHEMA])
     return connection
 
 

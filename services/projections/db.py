@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ import psycopg
 
 from referral_loop.keys import store_key
 from referral_loop.settings import Settings
+from referral_loop.sqlite_setup import patiently
 from services.projections.sealing import Sealer
 
 Row = tuple[Any, ...]
@@ -68,8 +68,7 @@ class Database:
         connection = sqlite3.connect(
             self._sqlite_file, timeout=30, isolation_level=None, check_same_thread=False
         )
-        for pragma in SCRATCH_PRAGMAS if self.scratch else LIVE_PRAGMAS:
-            _patiently(connection, pragma)
+        patiently(connection, SCRATCH_PRAGMAS if self.scratch else LIVE_PRAGMAS)
         return connection
 
     def _postgres(self) -> psycopg.Connection[Any]:
@@ -137,17 +136,3 @@ class _Translating:
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
-
-
-def _patiently(connection: sqlite3.Connection, pragma: str, attempts: int = 100) -> None:
-    """Run a pragma, again while another connection holds the file: switching to WAL can fail at
-    once with "database is locked" (the busy timeout does not cover it), as when two projections
-    replicas open the views together."""
-    for attempt in range(attempts):
-        try:
-            connection.execute(pragma)
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
