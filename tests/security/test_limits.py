@@ -5,6 +5,7 @@ is refused with 413 by a real server before it is read (by its length, or as it 
 from __future__ import annotations
 
 import base64
+import select
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +80,12 @@ def exchange(port: int, head: bytes, body_chunks: list[bytes]) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
         connection.sendall(head)
         for chunk in body_chunks:
-            connection.sendall(chunk)
+            if select.select([connection], [], [], 0)[0]:
+                break  # the server has answered: it wants no more (sending on would meet a reset)
+            try:
+                connection.sendall(chunk)
+            except (ConnectionResetError, BrokenPipeError):
+                break
         return connection.recv(4096)
 
 
