@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field, TypeAdapter
 
 from contracts.envelope import Fact
 from contracts.fields import Email, LongText, ShortText
+from contracts.forgetting import FORGOTTEN_CONTEXT
 from contracts.referral import Contract, Referral
 
 
@@ -77,6 +79,14 @@ class DeliveryFailed(Contract):
 
     kind: FeedbackKind
     reason: ShortText
+
+
+class Forgetting(Contract):
+    """A patient's details erased on request: their data key destroyed (crypto-shredding).
+
+    Recorded on each of the patient's referrals; names the referral the request was made on."""
+
+    requested_on: UUID = Field(description="The referral named when the erasure was requested.")
 
 
 class ReferralReceived(Fact):
@@ -169,6 +179,12 @@ class FeedbackFailed(Fact):
     data: DeliveryFailed
 
 
+class PatientForgotten(Fact):
+    type: Literal["PatientForgotten"] = "PatientForgotten"
+    schema_version: Literal[1] = 1
+    data: Forgetting
+
+
 FACT_TYPES: dict[str, type[Fact]] = {
     cls.model_fields["type"].default: cls
     for cls in (
@@ -187,6 +203,7 @@ FACT_TYPES: dict[str, type[Fact]] = {
         ReportDueSoon,
         ReportOverdue,
         FeedbackFailed,
+        PatientForgotten,
     )
 }
 
@@ -205,7 +222,8 @@ AnyFact = Annotated[
     | AcknowledgementSent
     | ReportDueSoon
     | ReportOverdue
-    | FeedbackFailed,
+    | FeedbackFailed
+    | PatientForgotten,
     Field(discriminator="type"),
 ]
 
@@ -218,7 +236,8 @@ def parse_fact(raw: bytes | str) -> Fact:
     return fact
 
 
-def fact_from_dict(raw: dict[str, object]) -> Fact:
-    """Decode one fact from a JSON-like dict (as kept in the event store)."""
-    fact: Fact = _FACT.validate_python(raw)
+def fact_from_dict(raw: dict[str, object], forgotten: bool = False) -> Fact:
+    """Decode one fact from a JSON-like dict (as kept in the event store). `forgotten`: the
+    patient's details in it were erased and replaced by `contracts.forgetting`'s placeholders."""
+    fact: Fact = _FACT.validate_python(raw, context=FORGOTTEN_CONTEXT if forgotten else None)
     return fact

@@ -11,8 +11,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJsonSchema
 from pydantic.networks import validate_email
+
+from contracts.forgetting import FORGOTTEN_BIRTH_DATE, decoding_forgotten
 
 SHORT_TEXT = 200
 LONG_TEXT = 4000
@@ -75,8 +77,11 @@ def check_email(value: str) -> str:
     return validate_email(value)[1]
 
 
-def check_birth_date(value: date) -> date:
-    """A plausible date of birth: not in the future and not more than 130 years ago."""
+def check_birth_date(value: date, info: ValidationInfo) -> date:
+    """A plausible date of birth: not in the future and not more than 130 years ago (or, in a
+    stored fact whose patient was forgotten, the erased date's placeholder)."""
+    if value == FORGOTTEN_BIRTH_DATE and decoding_forgotten(info.context):
+        return value
     today = date.today()
     if value > today:
         raise ValueError("a date of birth cannot be in the future")

@@ -15,6 +15,8 @@ mapper applies them), and the event's class has no upcasting to do (class_versio
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -25,6 +27,9 @@ from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from contracts import AnyFact, Fact, fact_from_dict
+from referral_loop.store.ledger import ReferralLedger
+from referral_loop.store.opening import Opened, open_facts
+from referral_loop.store.patient_phi import SEALED, sealed_key
 from referral_loop.store.referral import Referral
 
 
@@ -34,10 +39,23 @@ class _State(TypedDict):
 
 _STATE = TypeAdapter(_State)
 _DIRECT_TOPICS: dict[str, bool] = {}
+SEALED_MARK = f'"{SEALED}":{{'.encode()
+"""How a state with sealed PHI shows (JSONTranscoder writes no spaces); a free text holding
+these bytes merely takes the slower path, which finds no sealed fields and validates as is."""
+FORGETTING = ".PatientForgotten"
 
 
-def stored_fact(mapper: Mapper[UUID], stored: StoredEvent) -> Fact:
-    """The fact a stored referral event carries, validated by contracts."""
+def stored_facts(ledger: ReferralLedger, stored: Sequence[StoredEvent]) -> list[Opened]:
+    """The facts these stored referral events carry, validated by contracts, their PHI opened
+    (one key lookup for them all), each with the id of the patient key it was sealed under."""
+    if any(s.topic.endswith(FORGETTING) for s in stored):
+        ledger.patient_keys.forget_cached()  # a patient was forgotten: no key outlives it here
+    return open_facts(ledger.patient_keys, [stored_fact(ledger.mapper, s) for s in stored])
+
+
+def stored_fact(mapper: Mapper[UUID], stored: StoredEvent) -> Fact | dict[str, Any]:
+    """The fact a stored referral event carries, validated by contracts; or, if it holds sealed
+    PHI, as stored (a dict), for `open_facts` to open."""
     if not direct(mapper, stored.topic):
         return general(mapper, stored)
     state = stored.state
@@ -45,14 +63,17 @@ def stored_fact(mapper: Mapper[UUID], stored: StoredEvent) -> Fact:
         state = mapper.cipher.decrypt(state)
     if mapper.compressor:
         state = mapper.compressor.decompress(state)
+    if SEALED_MARK in state:
+        sealed: dict[str, Any] = json.loads(state)["fact"]
+        return sealed
     fact: Fact = _STATE.validate_json(state)["fact"]
     return fact
 
 
-def general(mapper: Mapper[UUID], stored: StoredEvent) -> Fact:
+def general(mapper: Mapper[UUID], stored: StoredEvent) -> Fact | dict[str, Any]:
     """The domain event as eventsourcing rebuilds it, its fact validated by contracts."""
     event: Any = mapper.to_domain_event(stored)
-    return fact_from_dict(event.fact)
+    return event.fact if sealed_key(event.fact["data"]) else fact_from_dict(event.fact)
 
 
 @lru_cache

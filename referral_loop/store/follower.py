@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from contracts import Fact
-from referral_loop.store.decoding import stored_fact, stored_topics
+from referral_loop.store.decoding import stored_facts, stored_topics
 from referral_loop.store.ledger import ReferralLedger
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,9 @@ class Recorded:
 
     position: int
     fact: Fact
+    patient_key_id: str | None = None
+    """The id of the data key the patient's PHI in this fact is sealed under: the same for all
+    of a patient's referrals (None: the fact holds no sealed PHI)."""
 
 
 def read_page(
@@ -36,7 +39,8 @@ def read_page(
     Given `types`, only facts of those types: the store skips the others without reading them."""
     topics = stored_topics(frozenset(types)) if types else ()
     notifications = ledger.recorder.select_notifications(after + 1, limit, through, topics)
-    return [Recorded(n.id, stored_fact(ledger.mapper, n)) for n in notifications]
+    opened = stored_facts(ledger, notifications)
+    return [Recorded(n.id, fact, key_id) for n, (fact, key_id) in zip(notifications, opened, strict=True)]
 
 
 class StoreFollower(Generic[T]):

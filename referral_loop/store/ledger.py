@@ -6,16 +6,22 @@ position, all in one transaction: a batch is recorded whole or not at all.
 
 from __future__ import annotations
 
+from base64 import b64decode
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.utils import EnvType
 
-from contracts import Fact, fact_from_dict
+from contracts import Fact
 from referral_loop.store.loading import load_many
+from referral_loop.store.opening import open_facts
+from referral_loop.store.patient_keys import PatientKeys
+from referral_loop.store.patient_phi import DataKey, has_phi, seal
 from referral_loop.store.recorders import trackings
 from referral_loop.store.referral import LifecycleError, Referral, as_stored
 
@@ -52,12 +58,26 @@ class ReferralLedger(Application[UUID]):
         """A process recorder: it commits tracking positions with the events."""
         return self.factory.process_recorder()
 
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env=env)
+        postgres = "postgres" in (self.env.get("PERSISTENCE_MODULE") or "")
+        store_key = self.env.get("CIPHER_KEY")
+        self.patient_keys = PatientKeys(
+            self.recorder.datastore,  # type: ignore[attr-defined]
+            postgres,
+            b64decode(store_key) if store_key else None,
+        )
+
     def record_batch(self, batch: Sequence[Positioned]) -> dict[int, Result]:
         """Record what can be recorded; one transaction for the events and their positions."""
         already = self.recorder.tracked_positions(UPSTREAM, (p.position for p in batch))  # type: ignore[attr-defined]
-        touched = self._load({p.fact.referral_id for p in batch if p.position not in already})
+        fresh = [p.fact for p in batch if p.position not in already]
+        touched = self._load({fact.referral_id for fact in fresh})
+        keys = self._data_keys(fresh, touched)
         results = {
-            p.position: Result(Outcome.DUPLICATE) if p.position in already else self._apply(p.fact, touched)
+            p.position: Result(Outcome.DUPLICATE)
+            if p.position in already
+            else self._apply(p.fact, touched, keys)
             for p in batch
         }
         done = [pos for pos, r in results.items() if pos not in already and r.outcome in _TRACKED]
@@ -68,17 +88,42 @@ class ReferralLedger(Application[UUID]):
         """The stored referrals among these ids, read in one query (not one per fact)."""
         return load_many(self, referral_ids)
 
-    def _apply(self, fact: Fact, touched: dict[UUID, Referral]) -> Result:
-        referral = touched.get(fact.referral_id)
+    def _data_keys(self, facts: list[Fact], touched: dict[UUID, Referral]) -> dict[UUID, DataKey]:
+        """The patient's data key of each referral whose facts here have PHI to seal: made for
+        new referrals' patients (one transaction), opened for known ones (one query)."""
+        new = {
+            f.referral_id: self._identity(f)
+            for f in facts
+            if f.referral_id not in touched and _is_received(f)
+        }
+        keys = self.patient_keys.keys_for_new(new)
+        known = {
+            f.referral_id: key_id
+            for f in facts
+            if has_phi(f.type)
+            and f.referral_id in touched
+            and (key_id := touched[f.referral_id].patient_key_id)
+        }
+        opened = self.patient_keys.keys(known.values()) if known else {}
+        return keys | {referral: DataKey(key_id, opened[key_id]) for referral, key_id in known.items()}
+
+    def _identity(self, fact: Fact) -> str:
+        patient = fact.data.patient
+        return self.patient_keys.identity(
+            patient.given_name, patient.family_name, patient.birth_date.isoformat()
+        )
+
+    def _apply(self, fact: Fact, touched: dict[UUID, Referral], keys: dict[UUID, DataKey]) -> Result:
+        referral, stored = touched.get(fact.referral_id), sealed_fact(fact, keys.get(fact.referral_id))
         if referral is None:
             if fact.type != "ReferralReceived":
                 return Result(Outcome.UNKNOWN_REFERRAL, f"no referral {fact.referral_id} in the store yet")
-            touched[fact.referral_id] = Referral(fact=as_stored(fact))
+            touched[fact.referral_id] = Referral(fact=stored)
             return Result(Outcome.RECORDED)
         if referral.has_recorded(fact):
             return Result(Outcome.DUPLICATE)
         try:
-            referral.record(fact)
+            referral.record(fact, stored)
         except LifecycleError as error:
             return Result(Outcome.REJECTED, str(error))
         return Result(Outcome.RECORDED)
@@ -91,11 +136,26 @@ class ReferralLedger(Application[UUID]):
             return None
 
     def timeline(self, referral_id: UUID) -> list[Fact]:
-        """Every fact recorded about a referral, in the order recorded; empty if unknown."""
-        return [fact_from_dict(e.fact) for e in self.events.get(referral_id)]  # type: ignore[attr-defined]
+        """Every fact recorded about a referral, in the order recorded (PHI opened, or
+        placeholders once the patient was forgotten); empty if unknown."""
+        stored = [e.fact for e in self.events.get(referral_id)]  # type: ignore[attr-defined]
+        return [fact for fact, _ in open_facts(self.patient_keys, stored)]
 
     def referral(self, referral_id: UUID) -> Referral | None:
         return self._find(referral_id)
 
 
 _TRACKED = {Outcome.RECORDED, Outcome.DUPLICATE}
+
+
+def _is_received(fact: Fact) -> bool:
+    return fact.type == "ReferralReceived"
+
+
+def sealed_fact(fact: Fact, key: DataKey | None) -> dict[str, Any]:
+    """The fact as the store keeps it: its PHI sealed under its patient's key, when it has some
+    and its referral has a key (referrals recorded before keys existed keep theirs as they are)."""
+    stored = as_stored(fact)
+    if key is None or not has_phi(fact.type):
+        return stored
+    return {**stored, "data": seal(fact.type, stored["data"], key, stored["event_id"])}

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from contracts import Fact
+from referral_loop.store.patient_phi import sealed_key
 
 
 class Status(StrEnum):
@@ -46,6 +47,7 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
     "ReportDueSoon": frozenset({Status.SEEN, Status.CLOSED}),
     "ReportOverdue": frozenset({Status.SEEN, Status.CLOSED}),
     "FeedbackFailed": frozenset(Status),
+    "PatientForgotten": frozenset(Status),
 }
 
 STATUS_AFTER: dict[str, Status] = {
@@ -80,6 +82,8 @@ class Referral(Aggregate):
     def __init__(self, fact: dict[str, Any]) -> None:
         self.status = Status.RECEIVED
         self.fact_ids: set[str] = {fact["event_id"]}
+        self.patient_key_id: str | None = sealed_key(fact["data"])
+        """The patient's data key its PHI is sealed under (None: recorded before sealing)."""
 
     class ReferralAccepted(Event): ...
 
@@ -109,17 +113,20 @@ class Referral(Aggregate):
 
     class FeedbackFailed(Event): ...
 
+    class PatientForgotten(Event): ...
+
     def has_recorded(self, fact: Fact) -> bool:
         return str(fact.event_id) in self.fact_ids
 
-    def record(self, fact: Fact) -> None:
-        """Record a later fact about this referral, if its lifecycle allows it now."""
+    def record(self, fact: Fact, stored: dict[str, Any] | None = None) -> None:
+        """Record a later fact about this referral, if its lifecycle allows it now (`stored`:
+        the fact as the store keeps it, its PHI sealed; by default the fact as it is)."""
         allowed = ALLOWED_FROM.get(fact.type)
         if allowed is None:
             raise LifecycleError(f"{fact.type} cannot be recorded on an existing referral")
         if self.status not in allowed:
             raise LifecycleError(f"{fact.type} is not allowed on a referral that is {self.status.value}")
-        self.trigger_event(getattr(Referral, fact.type), fact=as_stored(fact))
+        self.trigger_event(getattr(Referral, fact.type), fact=stored or as_stored(fact))
 
 
 def status_after(fact_types: Iterable[str]) -> Status:

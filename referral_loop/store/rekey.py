@@ -13,6 +13,8 @@ store key too) and start the services.
 from __future__ import annotations
 
 import sys
+from base64 import b64decode
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
@@ -26,6 +28,7 @@ from referral_loop.keys import checked, store_key
 from referral_loop.settings import Settings
 from referral_loop.store.at_rest import check_key_fits, in_clear
 from referral_loop.store.config import opening, store_env
+from referral_loop.store.patient_keys import PatientKeys
 
 STORES = {"Referrals": "sqlite_file", "Feedback": "feedback_sqlite_file"}
 TRACKING = {"Referrals": {"SINGLE_ROW_TRACKING": "n"}, "Feedback": {}}
@@ -51,15 +54,16 @@ def rotate(settings: Settings, new_key: str, out: TextIO = sys.stderr) -> dict[s
     for name in STORES:
         app = open_store(settings, name)
         try:
-            rewritten[name] = rewrite(app, new)
+            rewritten[name] = rewrite(app, new, patient_keys_rewrap(settings, app, new_key))
         finally:
             app.close()
         print(f"rotate-store-key: {name}: {rewritten[name]} events re-encrypted", file=out)
     return rewritten
 
 
-def rewrite(app: Application[UUID], new: Cipher) -> int:
-    """Every event of `app`'s store re-encrypted under `new`, in one transaction."""
+def rewrite(app: Application[UUID], new: AESCipher, rewrap: Callable[[Any], object] = lambda _: None) -> int:
+    """Every event of `app`'s store re-encrypted under `new` (and `rewrap(cursor)` done), in
+    one transaction."""
     recorder: Any = app.recorder
     table, old = recorder.events_table_name, app.mapper.cipher
     if hasattr(recorder.datastore, "schema"):  # PostgreSQL
@@ -68,12 +72,23 @@ def rewrite(app: Application[UUID], new: Cipher) -> int:
             cursor.execute(f"SELECT notification_id AS id, state FROM {qualified} FOR UPDATE")  # noqa: S608
             rows = [(again(bytes(r["state"]), old, new), r["id"]) for r in cursor.fetchall()]
             cursor.executemany(f"UPDATE {qualified} SET state = %s WHERE notification_id = %s", rows)  # noqa: S608
+            rewrap(cursor)
             return len(rows)
     with recorder.datastore.transaction(commit=True) as cursor:
         cursor.execute(f"SELECT rowid AS id, state FROM {table}")  # noqa: S608
         rows = [(again(r["state"], old, new), r["id"]) for r in cursor.fetchall()]
         cursor.executemany(f"UPDATE {table} SET state = ? WHERE rowid = ?", rows)  # noqa: S608
+        rewrap(cursor)
         return len(rows)
+
+
+def patient_keys_rewrap(settings: Settings, app: Application[UUID], new_key: str) -> Callable[[Any], object]:
+    """The referrals store's patient data keys wrapped under the new key, in the same transaction."""
+    if app.name != "Referrals":
+        return lambda _: None
+    old = store_key(settings)
+    keys = PatientKeys(app.recorder.datastore, settings.store == "postgres", b64decode(old) if old else None)  # type: ignore[attr-defined]
+    return lambda cursor: keys.rewrap(cursor, b64decode(new_key))
 
 
 def again(state: bytes, old: Cipher | None, new: Cipher) -> bytes:

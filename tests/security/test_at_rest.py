@@ -4,7 +4,8 @@ A referral whose patient name, birth date, diagnosis text and consult findings a
 canary goes through the real path (the writer's `record_batch`, feedback deciding on it, the
 projector), then every byte of the database files (SQLite: each file, WAL included) or every
 row of every table as text (PostgreSQL) is searched. With the store key: no trace. Without it:
-the canary is found in each store, so the scan can find what it looks for.
+the canary is found in feedback's store and the views, so the scan can find what it looks for
+(the referrals store seals PHI under the patient's data key in any case).
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ def test_without_the_key_the_scan_finds_the_canary_in_every_store(store_settings
     hits = {
         store: {c for w, h in found.items() if w.startswith(name) for c in h} for store, name in where.items()
     }
-    assert hits == {"referrals": set(CANARIES), "feedback": set(CANARIES), "views": set(CANARIES[:2])}
+    # the referrals store seals PHI under the patient's data key even without a store key (kept
+    # unwrapped then): the scan finds no text there, and the views and feedback keep it in clear
+    assert hits == {"referrals": set(), "feedback": set(CANARIES), "views": set(CANARIES[:2])}
 
 
 STORE_FILES = ["store.sqlite", "feedback.sqlite", "views.sqlite"]

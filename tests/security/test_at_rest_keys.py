@@ -93,6 +93,18 @@ def test_rotation_from_clear_then_to_a_new_key_keeps_history_and_positions(
     assert "another key" in refused(keyed(store_settings, first))
     assert state_of(keyed(store_settings, second)) == before
     record_some(keyed(store_settings, second))  # the writer and feedback go on under the new key
+    assert len(patient_keys(keyed(store_settings, second))) == 1, (
+        "the same patient, one data key, across rotations"
+    )
+
+
+def patient_keys(settings: Settings) -> set[str | None]:
+    """The patient data keys the referrals are sealed under (every referral here: one patient)."""
+    ledger = open_ledger(settings)
+    try:
+        return {r.patient_key_id for r in read_page(ledger, 0, 100) if r.fact.type == "ReferralReceived"}
+    finally:
+        ledger.close()
 
 
 @pytest.mark.parametrize("bad", ["not base64!", "c2hvcnQ=", ""])

@@ -11,7 +11,9 @@ from contracts.events import (
     Appointment,
     AppointmentScheduled,
     ConsultSummary,
+    Forgetting,
     Note,
+    PatientForgotten,
     PatientSeen,
     Reason,
     ReferralAccepted,
@@ -86,3 +88,7 @@ def seen(referral_id: UUID) -> PatientSeen:
         recommendations="Recheck BP in 4 weeks.",
     )
     return PatientSeen.new(referral_id, summary, STAFF)
+
+
+def forgotten(referral_id: UUID, requested_on: UUID | None = None) -> PatientForgotten:
+    return PatientForgotten.new(referral_id, Forgetting(requested_on=requested_on or referral_id), STAFF)

@@ -1,0 +1,27 @@
+"""What a patient's erased details read as: fixed placeholders, valid only where a store says so.
+
+After crypto-shredding (`referral-loop forget-patient`) the sealed details of a patient's facts
+can no longer be opened. The store decodes such a fact with these placeholders in place of the
+erased values, validated with `FORGOTTEN_CONTEXT`: only then is the placeholder birth date
+accepted, so no submission can ever carry it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Final
+
+FORGOTTEN: Final = "[forgotten]"
+"""Every erased text (names, MRN, member id, reasons, notes, the consult summary's text)."""
+FORGOTTEN_BIRTH_DATE: Final = date(1, 1, 1)
+"""An erased date of birth: a date no patient has, accepted only under FORGOTTEN_CONTEXT."""
+FORGOTTEN_CONTEXT: Final = {"forgotten": True}
+
+
+def decoding_forgotten(context: Any) -> bool:
+    """Whether a validation runs on a fact whose patient was forgotten."""
+    return isinstance(context, dict) and context.get("forgotten") is True
+
+
+def is_forgotten_name(given_name: str) -> bool:
+    return given_name == FORGOTTEN

@@ -1,0 +1,198 @@
+"""The patients' data keys, kept in the referrals store's database, wrapped by the store key.
+
+One key per patient: a patient is known by an identity, a keyed hash (HMAC-SHA256 under a key
+derived from the store key) of their normalised names and date of birth, so their referrals
+share one key. Each referral notes its patient's key (`referral_keys`). Forgetting a patient
+destroys the key (its wrapped bytes and its identity are overwritten with NULL, in one
+transaction): every fact sealed under it is erased at once, wherever a copy of the store went.
+
+The writer creates keys in one transaction per batch (`keys_for_new`); readers open keys by id,
+one query per page for the ids they have not cached (`keys`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from base64 import b64decode, b64encode
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from referral_loop.store.patient_phi import DataKey
+
+KEYS, REFERRALS = "referrals_patient_keys", "referrals_referral_keys"
+SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {KEYS} (key_id TEXT PRIMARY KEY, identity TEXT UNIQUE, "
+    "wrapped TEXT, created_at TEXT NOT NULL, forgotten_at TEXT)",
+    f"CREATE TABLE IF NOT EXISTS {REFERRALS} (referral_id TEXT PRIMARY KEY, key_id TEXT NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {REFERRALS}_by_key ON {REFERRALS} (key_id)",
+)
+CACHED = 20_000
+IDENTITY_SECRET = "identity-secret"  # noqa: S105 - a row id, not a secret
+"""The row holding the secret that patients' identities are keyed hashes under (wrapped like a
+data key, so rotating the store key rewraps it and identities stay the same)."""
+
+
+def _derived(store_key: bytes, purpose: bytes) -> bytes:
+    return HKDF(SHA256(), 32, salt=None, info=b"referral-loop patients " + purpose).derive(store_key)
+
+
+def normalised(given: str, family: str, birth_date: str) -> str:
+    return f"{given.strip().lower()}|{family.strip().lower()}|{birth_date}"
+
+
+class PatientKeys:
+    """Data keys per patient in the store's database (`datastore`: eventsourcing's, SQLite or
+    PostgreSQL); `store_key` (raw bytes) wraps them, or None: kept as they are (no store key)."""
+
+    def __init__(self, datastore: Any, postgres: bool, store_key: bytes | None) -> None:
+        self.datastore, self.mark = datastore, "%s" if postgres else "?"
+        self._wrap = AESGCM(_derived(store_key, b"wrap")) if store_key else None
+        self._cache: dict[str, bytes | None] = {}
+        self._mac: bytes | None = None
+        with self.datastore.transaction(commit=True) as cursor:
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    def identity(self, given: str, family: str, birth_date: str) -> str:
+        """A patient's identity: a keyed hash, so it cannot be recomputed from a guessed name."""
+        if self._mac is None:  # read when first needed: opening a store checks its key first
+            with self.datastore.transaction(commit=True) as cursor:
+                self._mac = self._identity_secret(cursor)
+        text = normalised(given, family, birth_date).encode()
+        return hmac.new(self._mac, text, hashlib.sha256).hexdigest()
+
+    def rewrap(self, cursor: Any, new_store_key: bytes) -> int:
+        """Every live key (and the identity secret) wrapped under a new store key, in the
+        caller's transaction (`rotate-store-key`): the number rewrapped."""
+        new = PatientKeys.__new__(PatientKeys)
+        new._wrap = AESGCM(_derived(new_store_key, b"wrap"))
+        cursor.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE wrapped IS NOT NULL")  # noqa: S608
+        keys = [self._data_key(_at(r, 0, "key_id"), _at(r, 1, "wrapped")) for r in cursor.fetchall()]
+        rows = [(new._wrapped(k.key_id, k.key), k.key_id) for k in keys if k.key is not None]
+        cursor.executemany(f"UPDATE {KEYS} SET wrapped = {self.mark} WHERE key_id = {self.mark}", rows)  # noqa: S608
+        return len(rows)
+
+    def keys_for_new(self, patients: Mapping[UUID, str]) -> dict[UUID, DataKey]:
+        """The data key for each new referral's patient (by identity), made if the patient has
+        none, each referral noted with it: one transaction for the whole batch."""
+        if not patients:
+            return {}
+        with self.datastore.transaction(commit=True) as cursor:
+            found = self._by_identity(cursor, set(patients.values()))
+            for identity in set(patients.values()) - found.keys():
+                found[identity] = self._insert(cursor, identity)
+            self._note(cursor, {r: found[i].key_id for r, i in patients.items()})
+        return {referral: found[identity] for referral, identity in patients.items()}
+
+    def keys(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
+        """The data keys by id (None: destroyed), from the cache or one query for the rest."""
+        wanted = set(key_ids)
+        missing = wanted - self._cache.keys()
+        if missing:
+            if len(self._cache) + len(missing) > CACHED:
+                self._cache.clear()
+            self._cache.update(self._read(missing))
+        return {key_id: self._cache.get(key_id) for key_id in wanted}
+
+    def forget_cached(self) -> None:
+        """Drop every cached key (a patient was forgotten: their key must not outlive it here)."""
+        self._cache.clear()
+
+    def forget(self, referral_id: UUID) -> list[UUID]:
+        """Destroy the data key of this referral's patient: the ids of all their referrals
+        (empty if the referral has no key: unknown, or recorded before keys existed)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            key_id = self._key_of(cursor, referral_id)
+            if key_id is None:
+                return []
+            cursor.execute(
+                f"UPDATE {KEYS} SET wrapped = NULL, identity = NULL, forgotten_at = {self.mark} "  # noqa: S608
+                f"WHERE key_id = {self.mark}",
+                (datetime.now(UTC).isoformat(), key_id),
+            )
+            cursor.execute(f"SELECT referral_id FROM {REFERRALS} WHERE key_id = {self.mark}", (key_id,))  # noqa: S608
+            referrals = sorted(UUID(_first(row)) for row in cursor.fetchall())
+        self.forget_cached()
+        return referrals
+
+    def _identity_secret(self, cursor: Any) -> bytes:
+        cursor.execute(
+            f"INSERT INTO {KEYS} (key_id, wrapped, created_at) VALUES ({', '.join([self.mark] * 3)}) "  # noqa: S608
+            "ON CONFLICT (key_id) DO NOTHING",
+            (IDENTITY_SECRET, self._wrapped(IDENTITY_SECRET, os.urandom(32)), datetime.now(UTC).isoformat()),
+        )
+        cursor.execute(f"SELECT wrapped FROM {KEYS} WHERE key_id = {self.mark}", (IDENTITY_SECRET,))  # noqa: S608
+        secret = self._data_key(IDENTITY_SECRET, _first(cursor.fetchone())).key
+        assert secret is not None
+        return secret
+
+    def _key_of(self, cursor: Any, referral_id: UUID) -> str | None:
+        cursor.execute(f"SELECT key_id FROM {REFERRALS} WHERE referral_id = {self.mark}", (str(referral_id),))  # noqa: S608
+        row = cursor.fetchone()
+        return None if row is None else str(_first(row))
+
+    def _by_identity(self, cursor: Any, identities: set[str]) -> dict[str, DataKey]:
+        marks = ",".join([self.mark] * len(identities))
+        cursor.execute(
+            f"SELECT identity, key_id, wrapped FROM {KEYS} WHERE identity IN ({marks})",  # noqa: S608
+            tuple(identities),
+        )
+        return {
+            _at(r, 0, "identity"): self._data_key(_at(r, 1, "key_id"), _at(r, 2, "wrapped"))
+            for r in cursor.fetchall()
+        }
+
+    def _insert(self, cursor: Any, identity: str) -> DataKey:
+        key_id, key = str(uuid4()), os.urandom(32)
+        cursor.execute(
+            f"INSERT INTO {KEYS} (key_id, identity, wrapped, created_at) VALUES ({', '.join([self.mark] * 4)})",  # noqa: S608
+            (key_id, identity, self._wrapped(key_id, key), datetime.now(UTC).isoformat()),
+        )
+        return DataKey(key_id, key)
+
+    def _note(self, cursor: Any, referral_keys: Mapping[UUID, str]) -> None:
+        cursor.executemany(
+            f"INSERT INTO {REFERRALS} (referral_id, key_id) VALUES ({self.mark}, {self.mark}) "  # noqa: S608
+            "ON CONFLICT (referral_id) DO NOTHING",
+            [(str(referral), key_id) for referral, key_id in referral_keys.items()],
+        )
+
+    def _read(self, key_ids: set[str]) -> dict[str, bytes | None]:
+        marks = ",".join([self.mark] * len(key_ids))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE key_id IN ({marks})", tuple(key_ids))  # noqa: S608
+            rows = cursor.fetchall()
+        return {
+            k.key_id: k.key for k in (self._data_key(_at(r, 0, "key_id"), _at(r, 1, "wrapped")) for r in rows)
+        }
+
+    def _wrapped(self, key_id: str, key: bytes) -> str:
+        if self._wrap is None:
+            return b64encode(key).decode()
+        nonce = os.urandom(12)
+        return b64encode(nonce + self._wrap.encrypt(nonce, key, key_id.encode())).decode()
+
+    def _data_key(self, key_id: str, wrapped: str | None) -> DataKey:
+        if wrapped is None:
+            return DataKey(key_id, None)
+        blob = b64decode(wrapped)
+        if self._wrap is None:
+            return DataKey(key_id, blob)
+        return DataKey(key_id, self._wrap.decrypt(blob[:12], blob[12:], key_id.encode()))
+
+
+def _at(row: Any, index: int, name: str) -> Any:
+    """A column of a row from SQLite (a tuple or sqlite3.Row) or psycopg (a dict row)."""
+    return row[name] if isinstance(row, dict) else row[index]
+
+
+def _first(row: Any) -> Any:
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
