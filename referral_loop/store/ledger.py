@@ -20,7 +20,7 @@ from eventsourcing.utils import EnvType
 from contracts import Fact
 from referral_loop.store.loading import load_many
 from referral_loop.store.opening import open_facts
-from referral_loop.store.patient_keys import PatientKeys
+from referral_loop.store.patient_keys import PatientKeys, Writing
 from referral_loop.store.patient_phi import DataKey, has_phi, seal
 from referral_loop.store.recorders import trackings
 from referral_loop.store.referral import LifecycleError, Referral, as_stored
@@ -73,7 +73,7 @@ class ReferralLedger(Application[UUID]):
         already = self.recorder.tracked_positions(UPSTREAM, (p.position for p in batch))  # type: ignore[attr-defined]
         fresh = [p.fact for p in batch if p.position not in already]
         touched = self._load({fact.referral_id for fact in fresh})
-        keys = self._data_keys(fresh, touched)
+        keys, write_keys = self._data_keys(fresh, touched)
         results = {
             p.position: Result(Outcome.DUPLICATE)
             if p.position in already
@@ -81,22 +81,25 @@ class ReferralLedger(Application[UUID]):
             for p in batch
         }
         done = [pos for pos, r in results.items() if pos not in already and r.outcome in _TRACKED]
-        self.save(*touched.values(), trackings=trackings(UPSTREAM, done))
+        self.save(*touched.values(), trackings=trackings(UPSTREAM, done), also=write_keys)
         return results
 
     def _load(self, referral_ids: Iterable[UUID]) -> dict[UUID, Referral]:
         """The stored referrals among these ids, read in one query (not one per fact)."""
         return load_many(self, referral_ids)
 
-    def _data_keys(self, facts: list[Fact], touched: dict[UUID, Referral]) -> dict[UUID, DataKey]:
-        """The patient's data key of each referral whose facts here have PHI to seal: made for
-        new referrals' patients (one transaction), opened for known ones (one query)."""
+    def _data_keys(
+        self, facts: list[Fact], touched: dict[UUID, Referral]
+    ) -> tuple[dict[UUID, DataKey], Writing]:
+        """The patient's data key of each referral whose facts here have PHI to seal: found or
+        made for new referrals' patients (made ones are written with the facts: `also=`),
+        opened for known ones (a query each way, for the whole batch)."""
         new = {
             f.referral_id: self._identity(f)
             for f in facts
             if f.referral_id not in touched and _is_received(f)
         }
-        keys = self.patient_keys.keys_for_new(new)
+        keys, write = self.patient_keys.keys_for_new(new)
         known = {
             f.referral_id: key_id
             for f in facts
@@ -105,7 +108,7 @@ class ReferralLedger(Application[UUID]):
             and (key_id := touched[f.referral_id].patient_key_id)
         }
         opened = self.patient_keys.keys(known.values()) if known else {}
-        return keys | {referral: DataKey(key_id, opened[key_id]) for referral, key_id in known.items()}
+        return keys | {referral: DataKey(key_id, opened[key_id]) for referral, key_id in known.items()}, write
 
     def _identity(self, fact: Fact) -> str:
         patient = fact.data.patient

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 from base64 import b64decode, b64encode
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -80,17 +80,23 @@ class PatientKeys:
         cursor.executemany(f"UPDATE {KEYS} SET wrapped = {self.mark} WHERE key_id = {self.mark}", rows)  # noqa: S608
         return len(rows)
 
-    def keys_for_new(self, patients: Mapping[UUID, str]) -> dict[UUID, DataKey]:
-        """The data key for each new referral's patient (by identity), made if the patient has
-        none, each referral noted with it: one transaction for the whole batch."""
+    def keys_for_new(self, patients: Mapping[UUID, str]) -> tuple[dict[UUID, DataKey], Writing]:
+        """The data key for each new referral's patient (by identity): found, or made now. The
+        new keys and the referrals' notes are written by the returned `write(cursor)`, to be
+        called in the transaction that records the facts sealed under them (never a key without
+        its facts, nor facts without their key; a key made twice fails that transaction)."""
         if not patients:
-            return {}
-        with self.datastore.transaction(commit=True) as cursor:
+            return {}, _nothing
+        with self.datastore.transaction(commit=False) as cursor:
             found = self._by_identity(cursor, set(patients.values()))
-            for identity in set(patients.values()) - found.keys():
-                found[identity] = self._insert(cursor, identity)
-            self._note(cursor, {r: found[i].key_id for r, i in patients.items()})
-        return {referral: found[identity] for referral, identity in patients.items()}
+        made = {i: DataKey(str(uuid4()), os.urandom(32)) for i in set(patients.values()) - found.keys()}
+        keys = {referral: (found | made)[identity] for referral, identity in patients.items()}
+
+        def write(cursor: Any) -> None:
+            self._insert(cursor, made)
+            self._note(cursor, {referral: key.key_id for referral, key in keys.items()})
+
+        return keys, write
 
     def keys(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
         """The data keys by id (None: destroyed), from the cache or one query for the rest."""
@@ -150,13 +156,16 @@ class PatientKeys:
             for r in cursor.fetchall()
         }
 
-    def _insert(self, cursor: Any, identity: str) -> DataKey:
-        key_id, key = str(uuid4()), os.urandom(32)
-        cursor.execute(
-            f"INSERT INTO {KEYS} (key_id, identity, wrapped, created_at) VALUES ({', '.join([self.mark] * 4)})",  # noqa: S608
-            (key_id, identity, self._wrapped(key_id, key), datetime.now(UTC).isoformat()),
-        )
-        return DataKey(key_id, key)
+    def _insert(self, cursor: Any, made: Mapping[str, DataKey]) -> None:
+        now = datetime.now(UTC).isoformat()
+        rows = [
+            (k.key_id, identity, self._wrapped(k.key_id, k.key), now) for identity, k in made.items() if k.key
+        ]
+        if rows:
+            cursor.executemany(
+                f"INSERT INTO {KEYS} (key_id, identity, wrapped, created_at) VALUES ({', '.join([self.mark] * 4)})",  # noqa: S608
+                rows,
+            )
 
     def _note(self, cursor: Any, referral_keys: Mapping[UUID, str]) -> None:
         cursor.executemany(
@@ -187,6 +196,14 @@ class PatientKeys:
         if self._wrap is None:
             return DataKey(key_id, blob)
         return DataKey(key_id, self._wrap.decrypt(blob[:12], blob[12:], key_id.encode()))
+
+
+Writing = Callable[[Any], None]
+"""Writes with a cursor, inside a transaction the caller commits."""
+
+
+def _nothing(_: Any) -> None:
+    return None
 
 
 def _at(row: Any, index: int, name: str) -> Any:

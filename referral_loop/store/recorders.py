@@ -3,7 +3,8 @@
 eventsourcing records one `Tracking` per insert. The store writer records a micro-batch of
 JetStream messages at once, and a message redelivered after later ones were recorded must
 still be recognised, so it keeps one tracking row per stream sequence (multi-row tracking,
-`SINGLE_ROW_TRACKING=n`) and passes them all as `trackings=`.
+`SINGLE_ROW_TRACKING=n`) and passes them all as `trackings=`. `also=` writes more rows in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class BatchTrackingSQLiteRecorder(SQLiteProcessRecorder):
                 for t in trackings
             ]
             c.executemany(self.insert_tracking_statement, rows)
+        also(c, **kwargs)
         return super()._insert_events(c, stored_events, **kwargs)
 
     def tracked_positions(self, upstream: str, positions: Iterable[int]) -> set[int]:
@@ -96,6 +98,7 @@ class BatchTrackingPostgresRecorder(PostgresProcessRecorder):
                 self._insert_tracking(curs, tracking)
         else:
             self._insert_many_trackings(curs, trackings)
+        also(curs, **kwargs)
         super()._insert_events(curs, stored_events, **kwargs)
 
     def _insert_many_trackings(self, curs: Cursor[DictRow], trackings: Sequence[Tracking]) -> None:
@@ -140,6 +143,14 @@ class BatchTrackingPostgresRecorder(PostgresProcessRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+
+def also(cursor: Any, **kwargs: Any) -> None:
+    """`save(..., also=write)`: `write(cursor)` runs in the transaction that records the events
+    (the patients' data keys the events are sealed under are written so)."""
+    write = kwargs.get("also")
+    if write is not None:
+        write(cursor)
 
 
 def trackings(upstream: str, positions: Iterable[int]) -> list[Tracking]:

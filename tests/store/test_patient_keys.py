@@ -16,9 +16,11 @@ from contracts import Fact
 from contracts.events import PatientSeen, ReferralReceived
 from contracts.forgetting import FORGOTTEN, FORGOTTEN_BIRTH_DATE
 from referral_loop.settings import Settings
+from referral_loop.store import recorders
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import Recorded, read_page
 from referral_loop.store.ledger import Outcome, Positioned, ReferralLedger
+from referral_loop.store.recorders import also
 from tests.support import referrals as make
 
 CANARY = {"given_name": "Zebedee", "family_name": "Quillfeather", "birth_date": "1961-07-19"}
@@ -126,4 +128,22 @@ def test_forgetting_an_unknown_referral_forgets_nobody(ledger: ReferralLedger) -
     a = uuid4()
     record(ledger, received(a))
     assert ledger.patient_keys.forget(uuid4()) == []
+    assert page(ledger)[a, "ReferralReceived"].fact.data.patient.given_name == "Zebedee"
+
+
+def test_a_patients_key_is_written_in_the_transaction_of_their_facts_or_not_at_all(
+    ledger: ReferralLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = uuid4()
+
+    def fails_after_the_keys(cursor: object, **kwargs: object) -> None:
+        also(cursor, **kwargs)  # the keys are written, then the events' insert fails
+        raise RuntimeError("the disk is gone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(recorders, "also", fails_after_the_keys)
+        with pytest.raises(RuntimeError):
+            record(ledger, received(a))
+    assert ledger.patient_keys.forget(a) == [], "a key was written without its facts"
+    record(ledger, received(a))
     assert page(ledger)[a, "ReferralReceived"].fact.data.patient.given_name == "Zebedee"
