@@ -11,7 +11,15 @@ Declared before the sign-in dependency, it sees that dependency's refusal (401, 
 session) thrown into it and records the attempt as `denied`; any other failure before the route recorded is `failed`.
 The app keeps its `AuditLog` in `app.state.audit`. The user of a refused request is
 `request.state.user` when the sign-in code set it, else the name claimed in HTTP Basic
-credentials (unverified for a 401), else "anonymous".
+credentials (unverified for a 401), else "anonymous". An entry's `referral_ids` are exactly the
+referrals shown or written; a refusal, or a failure before anything was shown, has none, and its
+detail names the referral the path asked for (`HTTP 403 (referral <id>)`), if any.
+
+A route that lets the caller in but shows nothing (a 404 page, an invalid form) records
+`access.failed(user, "HTTP 404")`. Writes record `allowed` before publishing (no audit, no
+write); if the write then fails (the bus is down: 503), a second entry, `failed` with the same
+ids, says so: raised through the dependency, or `access.undone(detail)` by a route that answers
+the failure itself.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -36,55 +45,81 @@ DENIALS = frozenset({401, 403, 429})
 
 @dataclass
 class Access:
-    """One request's access to PHI, recorded exactly once."""
+    """One request's access to PHI: one entry, and a second only if what was allowed then failed."""
 
     log: AuditLog
     action: str
     what: str
-    recorded: bool = False
+    asked: str = ""
+    """' (referral <id>)' when the route's path names one: added to the detail of a refusal."""
+    last: AuditEvent | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.last is not None
 
     async def allowed(
         self, user: User, referral_ids: Iterable[UUID | str], action: str | None = None
     ) -> None:
-        """The user was shown (or sent) these referrals: record it (raises if it cannot be)."""
+        """The user was shown (or wrote) these referrals: record it (raises if it cannot be)."""
         ids = tuple(dict.fromkeys(str(i) for i in referral_ids))
-        await self._record(user.name, user.role.value, "allowed", ids, "", action)
+        await self._record(
+            AuditEvent(user.name, user.role.value, action or self.action, self.what, "allowed", ids)
+        )
+
+    async def failed(self, user: User, detail: str) -> None:
+        """The user was let in but shown (or wrote) nothing: a 404, an invalid form."""
+        who = (user.name, user.role.value)
+        await self._record(AuditEvent(*who, self.action, self.what, "failed", (), detail + self.asked))
 
     async def refused(self, who: tuple[str, str], outcome: Outcome, detail: str) -> None:
-        await self._record(*who, outcome, (), detail, None)
+        await self._record(AuditEvent(*who, self.action, self.what, outcome, (), detail + self.asked))
 
-    async def _record(
-        self, who: str, role: str, outcome: Outcome, ids: tuple[str, ...], detail: str, action: str | None
-    ) -> None:
-        event = AuditEvent(who, role, action or self.action, self.what, outcome, ids, detail)
+    async def undone(self, detail: str) -> None:
+        """What was recorded as allowed did not happen after all: `failed`, the same ids."""
+        if self.last is not None and self.last.outcome == "allowed":
+            now = datetime.now(UTC)
+            await self._record(replace(self.last, outcome="failed", detail=detail, at=now))
+
+    async def _record(self, event: AuditEvent) -> None:
         await self.log.arecord(event)
-        self.recorded = True
+        self.last = event
 
 
 def audited(action: str, what: str) -> Callable[[Request], AsyncIterator[Access]]:
     """The dependency recording one kind of access (`action` on `what`) for the route."""
 
     async def dependency(request: Request) -> AsyncIterator[Access]:
-        access = Access(request.app.state.audit, action, what)
+        access = Access(request.app.state.audit, action, what, asked_for(request))
         try:
             yield access
         except SignInRequired:
-            if not access.recorded:
-                await access.refused(caller_of(request), "denied", "no session")
+            await settle(access, request, "denied", "no session")
             raise
         except HTTPException as error:
-            if not access.recorded:
-                denied = error.status_code in DENIALS
-                await access.refused(
-                    caller_of(request), "denied" if denied else "failed", f"HTTP {error.status_code}"
-                )
+            outcome: Outcome = "denied" if error.status_code in DENIALS else "failed"
+            await settle(access, request, outcome, f"HTTP {error.status_code}")
             raise
         except Exception as error:
-            if not access.recorded:
-                await access.refused(caller_of(request), "failed", type(error).__name__)
+            await settle(access, request, "failed", type(error).__name__)
             raise
 
     return dependency
+
+
+async def settle(access: Access, request: Request, outcome: Outcome, detail: str) -> None:
+    """A request that raised: refused before anything was recorded, or undone after `allowed`."""
+    if access.recorded:
+        await access.undone(detail)
+    else:
+        await access.refused(caller_of(request), outcome, detail)
+
+
+def asked_for(request: Request) -> str:
+    """' (referral <id>)' for a route whose path names a referral (printable, at most NAME_MAX)."""
+    asked = str(request.path_params.get("referral_id", ""))
+    shown = "".join(c for c in asked if c.isprintable())[:NAME_MAX]
+    return f" (referral {shown})" if shown else ""
 
 
 def caller_of(request: Request) -> tuple[str, str]:

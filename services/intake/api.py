@@ -1,15 +1,21 @@
-"""The JSON API: submit a referral, record its later facts, read its status and timeline."""
+"""The JSON API: submit a referral, record its later facts, read its status and timeline.
+
+Every route records in the audit log (referral_loop/audited.py): reads as `read` on `referrals`
+(the list) or `referral` (one), with exactly the ids shown; writes as `create` on the fact's type
+(`ReferralReceived`, `PatientSeen` ...) with the referral's id, before publishing, retries included.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts import Fact, events
 from contracts.referral import Referral
+from referral_loop.audited import Access, audited
 from referral_loop.auth import PatientReader, Recorder, Submitter
 from services.intake.commands import (
     FactRejected,
@@ -20,10 +26,13 @@ from services.intake.commands import (
 )
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
 from services.intake.reader import ReferralView
-from services.intake.submission import Accepted, accepted, submit_fact, submit_referral
+from services.intake.submission import Accepted, Intake, accepted, submit_fact, submit_referral
 
 router = APIRouter(prefix="/api")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)]
+Creating = Annotated[Access, Depends(audited("create", "ReferralReceived"))]
+ReadingList = Annotated[Access, Depends(audited("read", "referrals"))]
+ReadingOne = Annotated[Access, Depends(audited("read", "referral"))]
 
 
 class ReferralSubmission(Referral):
@@ -81,27 +90,34 @@ def referral_of(body: ReferralSubmission) -> Referral:
 
 @router.post("/referrals", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def post_referral(
-    request: Request, body: ReferralSubmission, user: Submitter, key: IdempotencyKey = None
+    request: Request, body: ReferralSubmission, access: Creating, user: Submitter, key: IdempotencyKey = None
 ) -> Accepted:
     """Accept a referral: answered only after JetStream has acknowledged the ReferralReceived fact."""
     referral = referral_of(body)
     referral_id = referral_id_for(user.name, key)
+    await access.allowed(user, [referral_id])  # no audit, no referral; a retry is recorded too
     return await submit_referral(request.app.state.intake, referral, referral_id, user, key, body.received_at)
 
 
 @router.get("/referrals", response_model=list[ReferralStatus])
-async def list_referrals(request: Request, user: PatientReader, limit: int = 50) -> list[ReferralStatus]:
+async def list_referrals(
+    request: Request, access: ReadingList, user: PatientReader, limit: int = 50
+) -> list[ReferralStatus]:
     """The most recently received referrals, newest first."""
     views = await request.app.state.intake.reader.recent(max(1, min(limit, 200)))
+    await access.allowed(user, (v.referral_id for v in views))
     return [status_of(v) for v in views]
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralStatus)
-async def get_referral(request: Request, referral_id: UUID, user: PatientReader) -> ReferralStatus:
+async def get_referral(
+    request: Request, referral_id: UUID, access: ReadingOne, user: PatientReader
+) -> ReferralStatus:
     """A referral's status and timeline, read from the event store."""
     view = await request.app.state.intake.reader.get(referral_id)
-    if view is None:
+    if view is None:  # recorded as failed, no ids, by the audit dependency
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no referral with this id has been recorded")
+    await access.allowed(user, [referral_id])
     return status_of(view)
 
 
@@ -131,29 +147,41 @@ LIFECYCLE: dict[str, tuple[type[Fact], type[BaseModel], str]] = {
 
 def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc: str) -> Any:
     body_model = with_occurred_at(data_model)
+    fact_type: str = fact_class.model_fields["type"].default
 
     async def endpoint(
         request: Request,
         referral_id: UUID,
         body: BaseModel,
+        access: Access,
         user: Recorder,
         key: IdempotencyKey = None,
     ) -> Accepted:
+        intake: Intake = request.app.state.intake
         try:
             data, occurred_at = split_occurred_at(body, data_model)
             fact = build_fact(fact_class, referral_id, data, user, key, occurred_at)
-            intake = request.app.state.intake
-            state, recorded = await intake.reader.standing(referral_id)
-            if key and str(fact.event_id) in recorded:  # a retry of a recorded fact: as the first time
-                return accepted(intake, fact)
-            check_allowed(fact.type, state)
+            retry = await known_or_allowed(intake, fact, key)
         except FactRejected as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return await submit_fact(intake, fact)
+        await access.allowed(user, [referral_id])  # no audit, no fact; a retry is recorded too
+        return accepted(intake, fact) if retry else await submit_fact(intake, fact)
 
     endpoint.__doc__ = doc
-    endpoint.__annotations__["body"] = body_model  # a local class: resolve it here, not by name
+    # Local values: resolved here, not by name. Audited before the role check (see audited.py).
+    endpoint.__annotations__["body"] = body_model
+    endpoint.__annotations__["access"] = Annotated[Access, Depends(audited("create", fact_type))]
     return endpoint
+
+
+async def known_or_allowed(intake: Intake, fact: Fact, key: str | None) -> bool:
+    """True for a retry of a fact already recorded (answered as the first time); else the fact must
+    be allowed in the referral's state (FactRejected otherwise)."""
+    state, recorded = await intake.reader.standing(fact.referral_id)
+    if key and str(fact.event_id) in recorded:
+        return True
+    check_allowed(fact.type, state)
+    return False
 
 
 for _path, (_fact, _data, _doc) in LIFECYCLE.items():

@@ -1,4 +1,4 @@
-"""The intake ASGI app: bootstrap of the store reader, the NATS publisher, auth and routes."""
+"""The intake ASGI app: bootstrap of the store reader, the NATS publisher, the audit log, auth and routes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from nats.aio.client import Client
 
 from contracts import bus
+from referral_loop.audit import AuditLog
 from referral_loop.bus import connect
 from referral_loop.guard import protect
 from referral_loop.ops import checks, gauges, stores, threads
@@ -55,9 +56,11 @@ def create_app(settings: Settings) -> FastAPI:
             await close_nats(intake.publisher.nc)
         await threads.finished()  # no readiness probe still in the store as it closes
         intake.reader.ledger.close()
+        app.state.audit.close()
 
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)
     app.state.intake = intake
+    app.state.audit = AuditLog(settings, "intake")  # every read and write of PHI (referral_loop/audited.py)
     app.state.ops = intake_ops(intake)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api.router)

@@ -1,6 +1,7 @@
 """The staff web pages: the intake form, the list of recent referrals and each referral's status.
 
-Server-rendered with Jinja2 (autoescaped), plain HTML forms, no JavaScript.
+Server-rendered with Jinja2 (autoescaped), plain HTML forms, no JavaScript. Pages that show
+patients, and the form that enters one, record in the audit log as the JSON API does, as the same actions (api.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from referral_loop.auth import PATIENT_READERS, SUBMITTERS, Public, StaffUser, page
-from services.intake.api import status_of
+from services.intake.api import Creating, ReadingList, ReadingOne, status_of
 from services.intake.form import FIELDS, GROUPS, KEY_FIELD, flat_values, initial_values, parse
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
 from services.intake.reader import ReferralView
@@ -120,20 +121,23 @@ def new_referral(user: EntryPage) -> HTMLResponse:
 
 
 @router.post("/referrals/new", response_class=HTMLResponse)
-async def submit_new_referral(request: Request, user: EntryForm) -> HTMLResponse:
+async def submit_new_referral(request: Request, access: Creating, user: EntryForm) -> HTMLResponse:
     if cross_site(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "submit referrals from the Referral Loop form")
     async with request.form() as submitted:
         values = flat_values(submitted.multi_items())
     parsed = parse(values)
     if parsed.referral is None:
+        await access.failed(user, "HTTP 422")
         return form_page(user, values, parsed.errors, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     key = values.get(KEY_FIELD, "")[:MAX_KEY_LENGTH] or None
     referral_id = referral_id_for(user.name, key)
+    await access.allowed(user, [referral_id])  # no audit, no referral; a resubmitted form too
     intake = request.app.state.intake
     try:
         accepted = await submit_referral(intake, parsed.referral, referral_id, user, key, parsed.received_at)
     except HTTPException as error:
+        await access.undone(f"HTTP {error.status_code}")  # nothing was saved: say so in the trail
         return not_accepted(user, values, error)
     return render("submitted.html", user, accepted=accepted)
 
@@ -149,16 +153,21 @@ def not_accepted(user: StaffUser, values: dict[str, str], error: HTTPException) 
 
 
 @router.get("/referrals", response_class=HTMLResponse)
-async def referral_list(request: Request, user: PatientPage) -> HTMLResponse:
+async def referral_list(request: Request, access: ReadingList, user: PatientPage) -> HTMLResponse:
     views = await request.app.state.intake.reader.recent(50)
+    await access.allowed(user, (v.referral_id for v in views))
     return render("referrals.html", user, referrals=[status_of(v) for v in views])
 
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
-async def referral_page(request: Request, referral_id: str, user: PatientPage) -> HTMLResponse:
+async def referral_page(
+    request: Request, referral_id: str, access: ReadingOne, user: PatientPage
+) -> HTMLResponse:
     view = await find(request, referral_id)
     if view is None:
+        await access.failed(user, "HTTP 404")
         return render("not_found.html", user, status.HTTP_404_NOT_FOUND)
+    await access.allowed(user, [view.referral_id])
     return render("referral.html", user, referral=status_of(view), data=view.received.data)
 
 

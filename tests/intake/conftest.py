@@ -50,3 +50,4 @@ async def intake(intake_settings: Settings) -> AsyncIterator[Intake]:
     app.state.intake.publisher = RecordingPublisher()
     yield Intake(app, intake_settings, {name: u["password"] for name, u in users.items()})
     app.state.intake.reader.ledger.close()
+    app.state.audit.close()

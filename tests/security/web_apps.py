@@ -54,3 +54,5 @@ def both_apps(settings: Settings) -> Iterator[Apps]:
     finally:
         intake.state.intake.reader.ledger.close()
         ops.state.db.close()
+        for app in (intake, ops):
+            app.state.audit.close()
