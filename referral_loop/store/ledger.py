@@ -142,6 +142,8 @@ class ReferralLedger(Application[UUID]):
         """Every fact recorded about a referral, in the order recorded (PHI opened, or
         placeholders once the patient was forgotten); empty if unknown."""
         stored = [e.fact for e in self.events.get(referral_id)]  # type: ignore[attr-defined]
+        if any(f["type"] == "PatientForgotten" for f in stored):
+            self.patient_keys.forget_cached()  # no key of a forgotten patient outlives it here
         return [fact for fact, _ in open_facts(self.patient_keys, stored)]
 
     def referral(self, referral_id: UUID) -> Referral | None:

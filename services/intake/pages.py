@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -18,6 +18,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from contracts.forgetting import FORGOTTEN, FORGOTTEN_BIRTH_DATE
+from contracts.referral import Patient
 from referral_loop.auth import PATIENT_READERS, SUBMITTERS, Public, StaffUser, page
 from services.intake.api import Creating, ReadingList, ReadingOne, status_of
 from services.intake.form import FIELDS, GROUPS, KEY_FIELD, flat_values, initial_values, parse
@@ -61,6 +63,15 @@ def in_words(fact_type: str) -> str:
     return FACT_WORDS.get(fact_type, words[:1].upper() + words[1:])
 
 
+def patient_name(patient: Patient) -> str:
+    """The patient's name as staff read it; a forgotten patient's as one placeholder."""
+    return FORGOTTEN if patient.given_name == FORGOTTEN else f"{patient.given_name} {patient.family_name}"
+
+
+def born(birth_date: date) -> str:
+    return FORGOTTEN if birth_date == FORGOTTEN_BIRTH_DATE else birth_date.isoformat()
+
+
 def local_time(moment: datetime) -> str:
     """A moment in the practice's local time (this server's time zone)."""
     return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -70,6 +81,8 @@ templates = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
 )
 templates.filters["in_words"] = in_words
+templates.filters["patient_name"] = patient_name
+templates.filters["born"] = born
 templates.filters["local_time"] = local_time
 
 

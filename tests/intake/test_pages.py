@@ -22,7 +22,7 @@ from referral_loop.store.ledger import Positioned, ReferralLedger
 from referral_loop.users import ensure_local_users
 from services.intake.app import create_app
 from services.intake.form import FIELDS, KEY_FIELD
-from tests.support.referrals import VALID_NPI, received
+from tests.support.referrals import VALID_NPI, forgotten, received, seen
 from tests.support.signin import csrf_of, signed_in_client
 
 GOOD_FORM = {
@@ -349,6 +349,21 @@ async def test_the_status_page_shows_the_referral_and_its_timeline(
     assert "Ada Lovelace" in page and "Harbor Family Medicine" in page and "Dr. Grace Hopper" in page
     assert "R07.9, I10" in page and "Exertional chest pain" in page
     assert "<td>Referral received</td>" in page and "<td>intake-tester</td>" in page
+
+
+async def test_a_forgotten_patients_pages_show_no_trace_of_them(
+    client: httpx.AsyncClient, ledger: ReferralLedger
+) -> None:
+    fact = received()
+    record(ledger, fact, seen(fact.referral_id))
+    assert "Ada Lovelace" in (await client.get(f"/referrals/{fact.referral_id}")).text  # its key now cached
+    ledger.patient_keys.forget(fact.referral_id)
+    ledger.record_batch([Positioned(3, forgotten(fact.referral_id))])
+    for path in (f"/referrals/{fact.referral_id}", f"/referrals/{fact.referral_id}/report"):
+        page = (await client.get(path)).text
+        assert "[forgotten]" in page and "Harbor Family Medicine" in page, path
+        for trace in ("Lovelace", "1980-04-02", "0001-01-01", "Exertional chest pain", "Normal echo"):
+            assert trace not in page, f"{trace} on {path}"
 
 
 @pytest.mark.parametrize("referral_id", ["5f0c7a4e-3b1d-4c38-9d1e-2f9b8a7c6d5e", "not-a-uuid"])
