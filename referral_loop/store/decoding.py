@@ -50,7 +50,7 @@ def stored_facts(ledger: ReferralLedger, stored: Sequence[StoredEvent]) -> list[
     (one key lookup for them all), each with the id of the patient key it was sealed under."""
     if any(s.topic.endswith(FORGETTING) for s in stored):
         ledger.patient_keys.forget_cached()  # a patient was forgotten: no key outlives it here
-    return open_facts(ledger.patient_keys, [stored_fact(ledger.mapper, s) for s in stored])
+    return open_facts(ledger.patient_keys, [stored_fact(ledger.mapper, s) for s in stored], owned=True)
 
 
 def stored_fact(mapper: Mapper[UUID], stored: StoredEvent) -> Fact | dict[str, Any]:

@@ -19,18 +19,21 @@ Opened = tuple[Fact, str | None]
 """A fact and the id of the patient data key its PHI was sealed under (None: none sealed)."""
 
 
-def open_facts(keys: PatientKeys, stored: Sequence[dict[str, Any] | Fact]) -> list[Opened]:
-    """Facts from their stored dicts (or already decoded Facts), their keys read in one query."""
+def open_facts(
+    keys: PatientKeys, stored: Sequence[dict[str, Any] | Fact], owned: bool = False
+) -> list[Opened]:
+    """Facts from their stored dicts (or already decoded Facts), their keys read in one query.
+    `owned`: the dicts are the caller's own (freshly parsed): opened in place, not copied."""
     key_ids = {k for s in stored if isinstance(s, dict) and (k := sealed_key(s["data"]))}
     opened = keys.keys(key_ids) if key_ids else {}
-    return [_open(s, opened) for s in stored]
+    return [_open(s, opened, owned) for s in stored]
 
 
-def _open(stored: dict[str, Any] | Fact, keys: dict[str, bytes | None]) -> Opened:
+def _open(stored: dict[str, Any] | Fact, keys: dict[str, bytes | None], owned: bool) -> Opened:
     if isinstance(stored, Fact):
         return stored, None
     key_id = sealed_key(stored["data"])
     if key_id is None:
         return fact_from_dict(stored), None
-    data, forgotten = open_sealed(stored["data"], keys.get(key_id), str(stored["event_id"]))
+    data, forgotten = open_sealed(stored["data"], keys.get(key_id), str(stored["event_id"]), in_place=owned)
     return fact_from_dict({**stored, "data": data}, forgotten=forgotten), key_id

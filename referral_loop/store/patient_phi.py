@@ -78,20 +78,24 @@ def sealed_key(data: dict[str, Any]) -> str | None:
     return sealed["key"] if isinstance(sealed, dict) else None
 
 
-def open_sealed(data: dict[str, Any], key: bytes | None, bound_to: str) -> tuple[dict[str, Any], bool]:
-    """`data` whole again and False; or, when the key is gone, with placeholders and True."""
-    opened = dict(data)
-    sealed = opened.pop(SEALED)
+def open_sealed(
+    data: dict[str, Any], key: bytes | None, bound_to: str, in_place: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """`data` whole again and False; or, when the key is gone, with placeholders and True.
+    `in_place`: `data` is the caller's own (freshly parsed) and may be changed, not copied."""
+    sealed = data[SEALED]
     paths = [tuple(p.split(".")) for p in sealed["paths"]]
-    if key is None or sealed["box"] is None:
+    opened = data if in_place else _copy_along(data, paths)
+    del opened[SEALED]
+    forgotten = key is None or sealed["box"] is None
+    if forgotten:
         values = {p: PLACEHOLDERS.get(p, FORGOTTEN) for p in paths}
     else:
-        clear = json.loads(_decrypt(key, sealed["key"], sealed["box"], bound_to))
+        clear = json.loads(_decrypt(key, sealed["key"], sealed["box"], bound_to))  # type: ignore[arg-type]
         values = {p: clear[".".join(p)] for p in paths}
-    opened = _copy_along(opened, paths)
     for path, value in values.items():
         _put(opened, path, value)
-    return opened, key is None or sealed["box"] is None
+    return opened, forgotten
 
 
 def _encrypt(key: DataKey, text: str, bound_to: str) -> str:
