@@ -19,12 +19,13 @@ from nats.js import JetStreamContext
 
 from contracts import bus
 from referral_loop.store.lease import Lease
-from referral_loop.store.ledger import ReferralLedger, Result
+from referral_loop.store.ledger import Outcome, ReferralLedger, Result
 from services.store_writer.lease import holding, writer_lease
 from services.store_writer.recording import Batch, retry_delay, verdict
 
 log = logging.getLogger(__name__)
 STORE_RETRY_MAX_S = 10.0
+ACKED = frozenset({Outcome.RECORDED, Outcome.DUPLICATE})
 
 
 class StoreWriter:
@@ -121,7 +122,7 @@ class StoreWriter:
         if results is None:  # stopped before the batch could be recorded: hand it back at once
             await self.hand_back_now([msg for msg, _ in batch.facts] if batch.decoded else msgs)
             return
-        await asyncio.gather(*(self.settle(msg, results[p.position]) for msg, p in batch.facts))
+        await self.settle_all([(msg, results[p.position]) for msg, p in batch.facts])
 
     async def isolate(self, msgs: list[Msg], error: Exception) -> None:
         """A fact broke the batch with an unexpected error: record one by one, park the culprit."""
@@ -149,6 +150,14 @@ class StoreWriter:
         """Blocking: decode (pydantic) off the event loop, then one store transaction."""
         batch.decode(msgs)
         return self.ledger.record_batch(batch.positioned()) if batch.facts else {}
+
+    async def settle_all(self, settled: list[tuple[Msg, Result]]) -> None:
+        """Ack what was recorded one after another (an ack is a buffered publish: no task per
+        message); retries and dead letters, which may wait for answers, concurrently."""
+        for msg, result in settled:
+            if result.outcome in ACKED:
+                await self.settle(msg, result)
+        await asyncio.gather(*(self.settle(msg, r) for msg, r in settled if r.outcome not in ACKED))
 
     async def settle(self, msg: Msg, result: Result) -> None:
         action, reason = verdict(msg, result)
