@@ -100,28 +100,39 @@ class PatientKeys:
 
     def keys(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
         """The data keys by id (None: destroyed), from the cache or one query for the rest."""
-        wanted = set(key_ids)
-        missing = wanted - self._cache.keys()
+        cache, wanted = self._cache, set(key_ids)  # `cache`: this call's, whoever clears the cache meanwhile
+        found = {key_id: cache[key_id] for key_id in wanted if key_id in cache}
+        missing = wanted - found.keys()
         if missing:
-            if len(self._cache) + len(missing) > CACHED:
-                self._cache.clear()
-            self._cache.update(self._read(missing))
-        return {key_id: self._cache.get(key_id) for key_id in wanted}
+            read = self._read(missing)
+            found |= {key_id: read.get(key_id) for key_id in missing}
+            if len(cache) + len(read) > CACHED:
+                self.forget_cached()
+            self._cache.update(read)
+        return found
 
     def forget_cached(self) -> None:
-        """Drop every cached key (a patient was forgotten: their key must not outlive it here)."""
-        self._cache.clear()
+        """Drop every cached key (a patient was forgotten: their key must not outlive it here).
+        A new dict, not a cleared one: a lookup under way in another thread keeps its answers."""
+        self._cache = {}
 
     def forget(self, referral_id: UUID) -> list[UUID]:
         """Destroy the data key of this referral's patient: the ids of all their referrals
-        (empty if the referral has no key: unknown, or recorded before keys existed)."""
+        (empty if the referral has no key: unknown, or recorded before keys existed). Again
+        for a patient already forgotten: the same ids, the first `forgotten_at` kept.
+
+        On SQLite the bytes the key occupied are overwritten with zeros in the same transaction
+        (`secure_delete`, whatever the build's default); the WAL and PostgreSQL's old row
+        versions are `referral_loop/key_residue.py`'s."""
         with self.datastore.transaction(commit=True) as cursor:
             key_id = self._key_of(cursor, referral_id)
             if key_id is None:
                 return []
-            cursor.execute(
-                f"UPDATE {KEYS} SET wrapped = NULL, identity = NULL, forgotten_at = {self.mark} "  # noqa: S608
-                f"WHERE key_id = {self.mark}",
+            _zeroing_what_it_frees(
+                cursor,
+                self.mark == "?",
+                f"UPDATE {KEYS} SET wrapped = NULL, identity = NULL, "  # noqa: S608
+                f"forgotten_at = COALESCE(forgotten_at, {self.mark}) WHERE key_id = {self.mark}",
                 (datetime.now(UTC).isoformat(), key_id),
             )
             cursor.execute(f"SELECT referral_id FROM {REFERRALS} WHERE key_id = {self.mark}", (key_id,))  # noqa: S608
@@ -204,6 +215,22 @@ Writing = Callable[[Any], None]
 
 def _nothing(_: Any) -> None:
     return None
+
+
+def _zeroing_what_it_frees(cursor: Any, sqlite: bool, statement: str, params: tuple[Any, ...]) -> None:
+    """Run `statement`; on SQLite with what it frees overwritten with zeros (PRAGMA secure_delete
+    on this connection for it, then as it was): a destroyed key leaves no bytes in the file's
+    free space, whatever the build's default. On PostgreSQL old row versions go by VACUUM."""
+    if not sqlite:
+        cursor.execute(statement, params)
+        return
+    cursor.execute("PRAGMA secure_delete")
+    was = int(_first(cursor.fetchone()))
+    cursor.execute("PRAGMA secure_delete = ON")
+    try:
+        cursor.execute(statement, params)
+    finally:
+        cursor.execute(f"PRAGMA secure_delete = {'ON' if was else 'OFF'}")
 
 
 def _at(row: Any, index: int, name: str) -> Any:

@@ -10,6 +10,7 @@ from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.at_rest import check_key_fits
 from referral_loop.store.config import open_ledger, opening, store_env
+from referral_loop.store.ledger import ReferralLedger
 from services.feedback.clock import Clock, SystemClock
 from services.feedback.ledger import FeedbackLedger
 from services.feedback.letters import Practice
@@ -35,15 +36,31 @@ CASE_CACHE = "1000"
 fast-forwarding): a case is read several times within seconds (decide, draft, record, confirm)."""
 
 
-def open_feedback_ledger(settings: Settings) -> FeedbackLedger:
+def open_feedback_ledger(settings: Settings, referrals: ReferralLedger | None = None) -> FeedbackLedger:
+    """Feedback's store, sealing cases' PHI under the data keys of `referrals` (the referral
+    store it follows); without it, the referral store is opened for its keys and closed with it."""
+    own = referrals is None
+    upstream = open_ledger(settings) if referrals is None else referrals
+    try:
+        ledger = check_key_fits(opening(lambda: _feedback_ledger(settings, upstream)))
+    except BaseException:
+        if own:
+            upstream.close()
+        raise
+    if own:
+        ledger.on_close.append(upstream.close)
+    return ledger
+
+
+def _feedback_ledger(settings: Settings, referrals: ReferralLedger) -> FeedbackLedger:
     cache = {
         "AGGREGATE_CACHE_MAXSIZE": CASE_CACHE,
         "AGGREGATE_CACHE_FASTFORWARD": "n",
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",  # see FeedbackLedger.uncached_on_error
     }
     env = store_env(settings, FeedbackLedger.name, settings.feedback_sqlite_file, **cache)
-    ledger = opening(lambda: FeedbackLedger(env, deadline_policy(settings), settings.acknowledge_referrals))
-    return check_key_fits(ledger)
+    policy = deadline_policy(settings)
+    return FeedbackLedger(env, policy, settings.acknowledge_referrals, referrals.patient_keys)
 
 
 class CountingMailerPool(MailerPool):
@@ -77,9 +94,10 @@ def parts(
         if metrics is None
         else CountingMailerPool(MailerPool.from_settings(settings).mailers).count_in(metrics)
     )
+    referrals = open_ledger(settings)
     return Parts(
-        referrals=open_ledger(settings),
-        ledger=open_feedback_ledger(settings),
+        referrals=referrals,
+        ledger=open_feedback_ledger(settings, referrals),
         mailer=mailer,
         renderer=Renderer.from_settings(settings),
         publisher=FactPublisher(nc),

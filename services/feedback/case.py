@@ -2,7 +2,9 @@
 
 Decisions (send the report, announce ReportSent ...) are events here, recorded in feedback's
 own store together with the position of the referral fact that led to them: decided once.
-Times are kept as ISO strings in events; the properties give them typed.
+Times are kept as ISO strings in events; the properties give them typed. The referral and the
+summary are kept with their PHI sealed under the patient's data key (`sealing.py`); once the
+patient is forgotten the case is closed for good: nothing more is requested, pending or watched.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from referral_loop.store.patient_phi import sealed_key
 
 OFFICES = uuid5(NAMESPACE_URL, "https://referral-loop.invalid/referring-office")
 
@@ -39,9 +43,10 @@ class FeedbackCase(Aggregate):
         self.failed: dict[str, str] = {}
         self.announcing: dict[str, dict[str, Any]] = {}
         self.deadlines_reached: set[str] = set()
+        self.forgotten = False
 
     def request(self, key: str) -> None:
-        if key not in self.requested:
+        if key not in self.requested and not self.forgotten:
             self._requested(key)
 
     @event("SendRequested")
@@ -73,6 +78,15 @@ class FeedbackCase(Aggregate):
     def reach_deadline(self, name: str, at: str) -> None:
         self.deadlines_reached.add(name)
 
+    def forget(self, at: str) -> None:
+        """The patient was forgotten (their data key destroyed): no letter about them any more."""
+        if not self.forgotten:
+            self._forgotten(at)
+
+    @event("Forgotten")
+    def _forgotten(self, at: str) -> None:
+        self.forgotten = True
+
     def announce(self, fact: dict[str, Any]) -> None:
         """Decide to publish this fact (ReportSent ...) until the referral store has it."""
         if fact["event_id"] not in self.announcing:
@@ -92,13 +106,21 @@ class FeedbackCase(Aggregate):
 
     @property
     def pending(self) -> set[str]:
-        """Sends decided and neither done nor failed for good."""
+        """Sends decided and neither done nor failed for good (none once the patient is forgotten)."""
+        if self.forgotten:
+            return set()
         return self.requested - set(self.sent) - set(self.failed)
 
     @property
     def awaiting_report(self) -> bool:
-        """The report was decided and has not gone out (pending, or failed for good)."""
-        return "report" in self.requested and "report" not in self.sent
+        """The report was decided and has not gone out (pending, or failed for good), and the
+        patient was not forgotten: what the deadlines watch."""
+        return "report" in self.requested and "report" not in self.sent and not self.forgotten
+
+    @property
+    def patient_key_id(self) -> str | None:
+        """The id of the data key the case's PHI is sealed under (None: kept as it came)."""
+        return sealed_key(self.referral)
 
     def due(self) -> datetime | None:
         return datetime.fromisoformat(self.due_at) if self.due_at else None

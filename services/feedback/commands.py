@@ -1,4 +1,5 @@
-"""Commands on a feedback case after something happened: a send, a failure, a deadline."""
+"""Commands on a feedback case after something happened: a send, a failure, a deadline, or the
+patient found forgotten while drafting."""
 
 from __future__ import annotations
 
@@ -39,10 +40,19 @@ def deadline(name: str, at: datetime) -> Command:
     """A report deadline was reached with the report not out: record, announce and escalate."""
 
     def command(case: FeedbackCase) -> None:
-        if name in case.deadlines_reached:
+        if name in case.deadlines_reached or case.forgotten:
             return
         case.reach_deadline(name, at.isoformat())
         case.announce(deadline_fact(case, name, at).model_dump(mode="json"))
         case.request(f"{ESCALATION}{name}")
+
+    return command
+
+
+def forgotten(at: datetime) -> Command:
+    """The patient's data key was found destroyed: the case is closed, no letter goes."""
+
+    def command(case: FeedbackCase) -> None:
+        case.forget(at.isoformat())
 
     return command

@@ -1,4 +1,5 @@
-"""Drafting a letter from a feedback case, and the facts that record what happened to it."""
+"""Drafting a letter from a feedback case (its PHI opened: `sealing.Phi`), and the facts that
+record what happened to it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from uuid import UUID, uuid5
 from contracts import Actor, ActorKind, Fact
 from contracts.events import (
     AcknowledgementSent,
-    ConsultSummary,
     Delivery,
     DeliveryFailed,
     FeedbackFailed,
@@ -19,9 +19,9 @@ from contracts.events import (
     ThankYouSent,
 )
 from contracts.events import Deadline as DeadlineData
-from contracts.referral import Referral
 from services.feedback.case import FeedbackCase
 from services.feedback.letters import Kind, Letter, Practice
+from services.feedback.sealing import Phi
 
 FEEDBACK = Actor(kind=ActorKind.SERVICE, name="feedback")
 ESCALATION = "escalation:"
@@ -50,18 +50,18 @@ def recipient(case: FeedbackCase, key: str, practice: Practice) -> str:
     return str(address)
 
 
-def letter_for(case: FeedbackCase, key: str, practice: Practice) -> Letter:
-    """The letter a send key stands for ('report', 'escalation:overdue' ...), from recorded facts only."""
-    summary = ConsultSummary.model_validate(case.summary) if case.summary else None
+def letter_for(case: FeedbackCase, key: str, practice: Practice, phi: Phi) -> Letter:
+    """The letter a send key stands for ('report', 'escalation:overdue' ...), from recorded facts
+    only: the case, and its referral and summary opened (`phi`)."""
     return Letter(
         kind=Kind.ESCALATION if key.startswith(ESCALATION) else Kind(key),
         referral_id=case.id,
         to=recipient(case, key, practice),
         practice=practice,
-        referral=Referral.model_validate(case.referral),
+        referral=phi.referral,
         received_at=datetime.fromisoformat(case.received_at),
         seen_at=datetime.fromisoformat(case.seen_at) if case.seen_at else None,
-        summary=summary,
+        summary=phi.summary,
         return_visit_on=case.return_visit(),
         referrals_from_office=case.referrals_from_office,
         due_at=case.due(),

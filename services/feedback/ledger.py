@@ -2,6 +2,7 @@
 
 One thread at a time (a lock): the follower's pages, the sender's reads and records never race.
 Recently used cases are cached (`bootstrap.CASE_CACHE`): this process is the store's only writer.
+`patient_keys` are the referral store's patients' data keys: cases keep PHI sealed under them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from eventsourcing.persistence import ApplicationRecorder, Tracking
 from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
 from referral_loop.store.loading import load_many
+from referral_loop.store.patient_keys import PatientKeys
 from services.feedback.case import FeedbackCase
 from services.feedback.policy import Decisions, Find
+from services.feedback.sealing import key_of, page_keys
 
 UPSTREAM = "Referrals"
 T = TypeVar("T")
@@ -31,10 +34,19 @@ _OPENS = {"SendRequested": 1, "AnnouncementDecided": 1, "Sent": -1, "Failed": -1
 class FeedbackLedger(Application[UUID]):
     name = "Feedback"
 
-    def __init__(self, env: dict[str, str], deadlines: DeadlinePolicy, acknowledge: bool) -> None:
+    def __init__(
+        self, env: dict[str, str], deadlines: DeadlinePolicy, acknowledge: bool, patient_keys: PatientKeys
+    ) -> None:
         super().__init__(env)
-        self.deadlines, self.acknowledge = deadlines, acknowledge
+        self.deadlines, self.acknowledge, self.patient_keys = deadlines, acknowledge, patient_keys
         self.lock = threading.Lock()
+        self.on_close: list[Callable[[], None]] = []
+        """What closes with this store (a referral store opened for its keys alone)."""
+
+    def close(self) -> None:
+        super().close()
+        for close in self.on_close:
+            close()
 
     def construct_recorder(self) -> ApplicationRecorder:
         return self.factory.process_recorder()
@@ -44,13 +56,15 @@ class FeedbackLedger(Application[UUID]):
         return self.recorder.max_tracking_id(UPSTREAM) or 0  # type: ignore[attr-defined]
 
     def process(self, page: Sequence[Recorded]) -> list[FeedbackCase]:
-        """Decide for a page of referral facts; record decisions and position in one transaction."""
+        """Decide for a page of referral facts; record decisions and position in one transaction.
+        The page's data keys are read first, in one lookup, outside the lock."""
+        keys = page_keys(self.patient_keys, page)
         with self.lock:
             find = self._finder({recorded.fact.referral_id for recorded in page})
             decisions = Decisions(find, self.deadlines, self.acknowledge)
             with self.uncached_on_error(decisions.touched):
                 for recorded in page:
-                    decisions.apply(recorded.fact)
+                    decisions.apply(recorded.fact, key_of(recorded, keys))
                 self.save(*decisions.touched.values(), trackings=[Tracking(UPSTREAM, page[-1].position)])
         return [a for a in decisions.touched.values() if isinstance(a, FeedbackCase)]
 

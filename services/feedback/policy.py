@@ -1,4 +1,9 @@
-"""What feedback decides for each fact the referral store recorded: the decide-once rules."""
+"""What feedback decides for each fact the referral store recorded: the decide-once rules.
+
+Each fact comes with the data key its PHI is sealed under (when it has one): the case keeps the
+referral and the summary sealed under it. A PatientForgotten fact, or a key found destroyed,
+closes the case for good: no letter about that referral is requested or sent afterwards.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from typing import Any
 from uuid import UUID
 
 from contracts import Fact
-from contracts.events import PatientSeen, ReferralReceived, ReturnVisitScheduled
+from contracts.events import PatientForgotten, PatientSeen, ReferralReceived, ReturnVisitScheduled
 from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.store.patient_phi import DataKey
 from services.feedback.case import FeedbackCase, OfficeTally, office_key
+from services.feedback.sealing import REFERRAL, SUMMARY, sealed
 
 ACKNOWLEDGEMENT, REPORT, THANK_YOU = "acknowledgement", "report", "thank_you"
 SENT_FACT = {ACKNOWLEDGEMENT: "AcknowledgementSent", REPORT: "ReportSent", THANK_YOU: "ThankYouSent"}
@@ -34,21 +41,22 @@ class Decisions:
             self.touched[aggregate_id] = found
         return self.touched[aggregate_id]
 
-    def apply(self, fact: Fact) -> None:
+    def apply(self, fact: Fact, key: DataKey | None = None) -> None:
+        """Decide on one fact; `key`: the data key its PHI is sealed under, if it has one."""
         if isinstance(fact, ReferralReceived):
-            self.open(fact)
+            self.open(fact, key)
             return
         case = self.get(FeedbackCase, fact.referral_id)
         if case is None:
             return
-        if isinstance(fact, ReturnVisitScheduled):
-            self.return_visit(case, fact)
-        elif isinstance(fact, PatientSeen):
-            self.seen(case, fact)
+        if isinstance(fact, PatientForgotten) or destroyed(key):
+            case.forget(fact.occurred_at.isoformat())
+        elif isinstance(fact, ReturnVisitScheduled | PatientSeen):
+            self.follow_up(case, fact, key)
         else:
             self.confirm(case, fact)
 
-    def open(self, fact: ReferralReceived) -> None:
+    def open(self, fact: ReferralReceived, key: DataKey | None) -> None:
         if self.get(FeedbackCase, fact.referral_id) is not None:
             return
         referral = fact.model_dump(mode="json")["data"]
@@ -57,10 +65,24 @@ class Decisions:
         )
         tally.count_referral()
         self.touched[tally.id] = tally
-        case = FeedbackCase(str(fact.referral_id), referral, fact.occurred_at.isoformat(), tally.count)
+        kept = sealed(REFERRAL, referral, key, fact.referral_id)
+        case = FeedbackCase(str(fact.referral_id), kept, fact.occurred_at.isoformat(), tally.count)
         self.touched[case.id] = case
-        if self.acknowledge:
+        if destroyed(key):  # forgotten before feedback caught up: nothing is ever owed
+            case.forget(fact.occurred_at.isoformat())
+        elif self.acknowledge:
             case.request(ACKNOWLEDGEMENT)
+
+    def follow_up(
+        self, case: FeedbackCase, fact: ReturnVisitScheduled | PatientSeen, key: DataKey | None
+    ) -> None:
+        """A return visit, or the consult itself: nothing to do once the patient is forgotten."""
+        if case.forgotten:
+            return
+        if isinstance(fact, ReturnVisitScheduled):
+            self.return_visit(case, fact)
+        else:
+            self.seen(case, fact, key)
 
     def return_visit(self, case: FeedbackCase, fact: ReturnVisitScheduled) -> None:
         seen = case.seen_at
@@ -71,9 +93,10 @@ class Decisions:
         )
         case.note_return_visit(fact.data.return_visit_on.isoformat(), due)
 
-    def seen(self, case: FeedbackCase, fact: PatientSeen) -> None:
+    def seen(self, case: FeedbackCase, fact: PatientSeen, key: DataKey | None) -> None:
         due = self.deadlines.report_due(fact.occurred_at, case.return_visit())
-        case.note_seen(fact.occurred_at.isoformat(), fact.data.model_dump(mode="json"), due.isoformat())
+        summary = sealed(SUMMARY, fact.data.model_dump(mode="json"), key, fact.referral_id)
+        case.note_seen(fact.occurred_at.isoformat(), summary, due.isoformat())
         case.request(REPORT)
         case.request(THANK_YOU)
 
@@ -83,3 +106,8 @@ class Decisions:
         key = KEY_OF_SENT_FACT.get(fact.type)
         if key is not None:
             case.mark_sent(key, fact.model_dump(mode="json")["data"]["message_id"])
+
+
+def destroyed(key: DataKey | None) -> bool:
+    """The fact's PHI is sealed under a key that no longer exists: its patient was forgotten."""
+    return key is not None and key.key is None

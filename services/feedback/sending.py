@@ -4,6 +4,10 @@ once over the pool's connections, and the batch's outcomes recorded together in 
 Every send was decided (recorded) before it goes; its outcome is recorded as soon as its batch is
 done, so a crash between a server's acceptance and that record resends at most the letters of
 that one batch, each once more (with the same Message-ID). Nothing recorded as sent goes again.
+
+Letters are drafted from the cases' PHI opened with the patients' data keys (one lookup per
+batch built, in the worker thread); a key found destroyed means the patient was forgotten: no
+letter, and the case is recorded as forgotten instead.
 """
 
 from __future__ import annotations
@@ -21,10 +25,18 @@ from services.feedback.letters import reference
 from services.feedback.message import BadAddress, PermanentFailure, TransientFailure
 from services.feedback.outbox import Item, Outbox
 from services.feedback.parts import Parts
+from services.feedback.sealing import Phi, open_phi
 from services.feedback.wire import Outgoing, outgoing
 
 log = logging.getLogger(__name__)
-Draft = Outgoing | str
+
+
+class Forgotten:
+    """No letter: the patient's data key was destroyed (they were forgotten)."""
+
+
+FORGOTTEN = Forgotten()
+Draft = Outgoing | str | Forgotten
 """The message to send, or why there can be none."""
 CHUNK = 8
 """Letters built per thread hop: the first ones go out while the rest are being built."""
@@ -63,20 +75,18 @@ class Sender:
     def drafts(
         self, items: list[Item], cases: dict[UUID, FeedbackCase]
     ) -> tuple[list[tuple[Item, Draft]], list[FeedbackCase]]:
-        drafts: list[tuple[Item, Draft]] = []
-        stale: dict[UUID, FeedbackCase] = {}
-        for rid, key in items:
-            case = cases.get(rid)
-            if case is not None and key in case.pending:
-                drafts.append(((rid, key), self.build(case, key)))
-            elif case is not None:
-                stale[rid] = deepcopy(case)
+        due = [(rid, key) for rid, key in items if rid in cases and key in cases[rid].pending]
+        stale = {rid: deepcopy(cases[rid]) for rid, key in items if rid in cases and (rid, key) not in due}
+        phi = open_phi(self.parts.ledger.patient_keys, {rid: cases[rid] for rid, _ in due}.values())
+        drafts = [((rid, key), self.build(cases[rid], key, phi[rid])) for rid, key in due]
         return drafts, list(stale.values())
 
-    def build(self, case: FeedbackCase, key: str) -> Draft:
+    def build(self, case: FeedbackCase, key: str, phi: Phi | None) -> Draft:
+        if phi is None:
+            return FORGOTTEN
         practice = self.parts.practice
         try:
-            letter = letter_for(case, key, practice)
+            letter = letter_for(case, key, practice, phi)
             return outgoing(self.parts.renderer.render(letter), letter, practice)
         except (NoAddress, BadAddress) as error:
             return str(error)
@@ -84,6 +94,9 @@ class Sender:
     async def send(self, item: Item, draft: Draft) -> commands.Command | None:
         """Send one letter; the command recording its outcome (None: it will be retried)."""
         now = self.parts.clock.now()
+        if isinstance(draft, Forgotten):
+            log.info("%s for %s not sent: the patient was forgotten", item[1], reference(item[0]))
+            return commands.forgotten(now)
         if isinstance(draft, str):
             log.warning("%s for %s cannot be sent: %s", item[1], reference(item[0]), draft)
             return commands.failed(item[1], draft, now)

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from contracts import Fact
 from contracts.events import Delivery, ReportSent, ReturnVisit, ReturnVisitScheduled
 from referral_loop.deadlines import DeadlinePolicy, add_business_days
+from services.feedback import commands
 from services.feedback.case import FeedbackCase, OfficeTally
+from services.feedback.outbox import Outbox
 from services.feedback.policy import Decisions
 from tests.support import referrals as make
 
@@ -93,3 +95,22 @@ def test_deadlines_are_reached_in_order() -> None:
     assert POLICY.reached(due, due - timedelta(hours=25)) == []
     assert POLICY.reached(due, due - timedelta(hours=23)) == ["due_soon"]
     assert POLICY.reached(due, due) == ["due_soon", "overdue"]
+
+
+def test_a_forgotten_patient_is_owed_no_letter_and_no_deadline_is_watched() -> None:
+    rid, now = uuid4(), datetime.now(UTC)
+    decisions = decide(make.received(rid), make.seen(rid), make.forgotten(rid), make.forgotten(rid))
+    case = case_of(decisions, rid)
+    assert case.forgotten and case.pending == set() and not case.awaiting_report
+    requested = set(case.requested)
+    decide(make.seen(rid), return_visit(rid, date(2026, 12, 20)), store={rid: case})
+    commands.deadline("overdue", now)(case)
+    assert case.requested == requested and case.deadlines_reached == set() and case.summary
+    outbox = Outbox()
+    outbox.track(case, now)
+    assert outbox.sends == {} and outbox.deadlines == {}
+    assert [type(e).__name__ for e in case.collect_events()].count("Forgotten") == 1
+
+
+def return_visit(rid: UUID, on: date) -> ReturnVisitScheduled:
+    return ReturnVisitScheduled.new(rid, ReturnVisit(return_visit_on=on), make.STAFF)

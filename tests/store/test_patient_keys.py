@@ -8,6 +8,7 @@ history still replays; on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -147,3 +148,22 @@ def test_a_patients_key_is_written_in_the_transaction_of_their_facts_or_not_at_a
     assert ledger.patient_keys.forget(a) == [], "a key was written without its facts"
     record(ledger, received(a))
     assert page(ledger)[a, "ReferralReceived"].fact.data.patient.given_name == "Zebedee"
+
+
+def test_a_live_key_never_reads_destroyed_when_another_thread_drops_the_cache_meanwhile(
+    ledger: ReferralLedger,
+) -> None:
+    a = uuid4()
+    record(ledger, received(a))
+    key_id = page(ledger)[a, "ReferralReceived"].patient_key_id
+    assert key_id is not None
+
+    class DroppedRightAfterFilling(dict[str, bytes | None]):
+        """A cache another thread empties the moment it was filled (a PatientForgotten page)."""
+
+        def update(self, *args: Any, **kwargs: Any) -> None:
+            super().update(*args, **kwargs)
+            self.clear()
+
+    ledger.patient_keys._cache = DroppedRightAfterFilling()
+    assert ledger.patient_keys.keys({key_id})[key_id] is not None
