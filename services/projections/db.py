@@ -35,7 +35,9 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
 
-LIVE_PRAGMAS = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
+LIVE_PRAGMAS = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA secure_delete=ON"]
+"""`secure_delete`: what a write overwrites or frees is zeroed (many builds' default, not all), so
+a forgotten patient's name leaves no copy in the file once `scrub` emptied the WAL."""
 SCRATCH_PRAGMAS = ["PRAGMA journal_mode=MEMORY", "PRAGMA synchronous=OFF", "PRAGMA cache_size=-131072"]
 """A SQLite file nothing else reads and that is thrown away if anything goes wrong (a rebuild's):
 rollback journal in memory, no fsync, a 128 MiB page cache."""
@@ -101,6 +103,16 @@ class Database:
         cursor = self.connect().cursor()
         cursor.execute(self.sql(statement), tuple(params))
         return [tuple(row) for row in cursor.fetchall()]
+
+    def scrub(self) -> bool:
+        """Leave no earlier copy of overwritten values (a forgotten patient's name) in a SQLite
+        file's WAL: checkpoint it into the file and truncate it; False when readers kept it
+        from finishing (try again later). On PostgreSQL nothing to do here (True): superseded
+        row versions stay in the table's pages until VACUUM reuses them."""
+        if self.dialect != "sqlite" or self.scratch:
+            return True
+        busy, _, _ = self.connect().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return int(busy) == 0
 
     def close(self) -> None:
         """Close every connection this database opened, in any thread."""

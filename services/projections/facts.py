@@ -10,12 +10,15 @@ from typing import Any
 from contracts import Fact
 from contracts.events import (
     AppointmentScheduled,
+    PatientForgotten,
     PatientSeen,
     ReferralReceived,
     ReportDueSoon,
     ReturnVisitScheduled,
 )
+from contracts.forgetting import FORGOTTEN
 from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.store.follower import Recorded
 from referral_loop.store.referral import STATUS_AFTER
 from services.projections.db import Cursor
 from services.projections.received_row import dimensions, referral_row
@@ -39,17 +42,20 @@ class Apply:
 
         self.referral_id = self.recorded = ""
         """The referral of the fact being applied, and when the store learned that fact (a stamp)."""
+        self.patient_key_id: str | None = None
+        """The id of the data key the store sealed that fact's patient details under, if any."""
 
-    def page(self, facts: Iterable[Fact]) -> None:
+    def page(self, facts: Iterable[Recorded]) -> None:
         """Apply these facts in order, then write what they changed."""
-        keyed = [(str(fact.referral_id), fact) for fact in facts]
+        keyed = [(str(r.fact.referral_id), r) for r in facts]
         self.rows.load(referral_id for referral_id, _ in keyed)
-        for referral_id, fact in keyed:
-            self.fact(referral_id, fact)
+        for referral_id, recorded in keyed:
+            self.fact(referral_id, recorded.fact, recorded.patient_key_id)
         self.flush()
 
-    def fact(self, referral_id: str, fact: Fact) -> None:
+    def fact(self, referral_id: str, fact: Fact, patient_key_id: str | None = None) -> None:
         self.referral_id, self.recorded = referral_id, stamp(fact.recorded_at)
+        self.patient_key_id = patient_key_id
         handler = HANDLERS.get(fact.type)
         if handler is not None:
             handler(self, fact)
@@ -80,7 +86,7 @@ class Apply:
 
 def received(apply: Apply, fact: Fact) -> None:
     assert isinstance(fact, ReferralReceived)
-    row = referral_row(fact, apply.referral_id, apply.recorded)
+    row = referral_row(fact, apply.referral_id, apply.recorded, apply.patient_key_id)
     if apply.rows.insert(row):
         for dimension, key, label in dimensions(row):
             apply.volume[(row["month"], dimension, key, label)] += 1
@@ -145,6 +151,13 @@ def no_show(apply: Apply, fact: Fact) -> None:
         apply.rows.change(apply.referral_id, {"no_shows": count + 1})
 
 
+def forgotten(apply: Apply, fact: Fact) -> None:
+    """The patient's name gives way to the placeholder (sealed when written, as names are);
+    counts, status and times stay as they were."""
+    assert isinstance(fact, PatientForgotten)
+    apply.rows.change(apply.referral_id, {"patient_name": FORGOTTEN})
+
+
 HANDLERS: dict[str, Callable[[Apply, Fact], None]] = {
     "ReferralReceived": received,
     "ReferralAccepted": moment("accepted_at"),
@@ -157,6 +170,7 @@ HANDLERS: dict[str, Callable[[Apply, Fact], None]] = {
     "ReportSent": report_sent,
     "ReportDueSoon": deadline("due_soon_at"),
     "ReportOverdue": deadline("overdue_at"),
+    "PatientForgotten": forgotten,
 }
 APPLIED = frozenset(HANDLERS) | frozenset(STATUS_AFTER)
 """The fact types that change the read models; the others (acknowledgements, thank-you notes,

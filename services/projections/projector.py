@@ -24,6 +24,8 @@ class Projector:
     def __init__(self, db: Database, deadlines: DeadlinePolicy, suffix: str = "") -> None:
         self.db, self.deadlines, self.suffix = db, deadlines, suffix
         self.t = tables(suffix)
+        self.unscrubbed = False
+        """A patient was forgotten and the views' WAL may still hold their name (`scrub`)."""
         create(db, suffix)
 
     def position(self) -> int:
@@ -35,11 +37,18 @@ class Projector:
         with self.db.transaction() as cursor:
             current = self._locked_position(cursor)
             fresh = [r for r in page if r.position > current]
-            if not fresh:
-                return current
-            Apply(cursor, self.t, self.deadlines).page(r.fact for r in fresh)
-            self._move(cursor, current, fresh[-1].position)
-            return fresh[-1].position
+            if fresh:
+                Apply(cursor, self.t, self.deadlines).page(fresh)
+                self._move(cursor, current, fresh[-1].position)
+        self.scrub(fresh)
+        return fresh[-1].position if fresh else current
+
+    def scrub(self, applied: Sequence[Recorded]) -> None:
+        """Once a page forgot a patient, empty the views' WAL of their name (`Database.scrub`);
+        after each later page again while readers keep it from finishing."""
+        self.unscrubbed = self.unscrubbed or any(r.fact.type == "PatientForgotten" for r in applied)
+        if self.unscrubbed:
+            self.unscrubbed = not self.db.scrub()
 
     def advance(self, to: int) -> int:
         """Move the position on to `to` without facts: every fact up to it that was not applied is

@@ -75,7 +75,7 @@ def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
             replayed = replay(referrals, projector, out)
         if build.file is not None:
             build.db.close()
-        swap_in(live, build.suffix, build.file)
+        swap(live, build, out)
         print(f"rebuild: swapped in the new read models ({replayed} facts)", file=out)
         return replayed
     except BaseException:
@@ -86,6 +86,14 @@ def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
         build.discard()
         live.close()
         referrals.close()
+
+
+def swap(live: Database, build: Build, out: TextIO) -> None:
+    """Swap the built tables in, then empty the views' WAL of the replaced rows (names of
+    patients forgotten since, among them)."""
+    swap_in(live, build.suffix, build.file)
+    if not live.scrub():
+        print("rebuild: readers kept the views' WAL from being emptied (run the rebuild again)", file=out)
 
 
 def replay(referrals: ReferralLedger, projector: Projector, out: TextIO) -> int:

@@ -1,6 +1,7 @@
 """The `referral_view` rows one page touches: read once, changed in memory, written once.
 
-A new row's PHI columns are written sealed with the store key (`sealing.py`).
+Rows in memory hold names in clear; they are written sealed with the store key (`sealing.py`):
+a new row's PHI columns, and a changed name (a forgotten patient's placeholder).
 
 A page of facts changes a referral several times (booked, seen, reported ...). Instead of one
 statement per fact, the page reads the columns its handlers consult for all its referrals in a
@@ -23,6 +24,7 @@ Row = dict[str, Any]
 CHUNK = 500
 """Ids per SELECT: well under SQLite's and PostgreSQL's limits on bound parameters."""
 _EMPTY: Row = dict.fromkeys(REFERRAL_COLUMNS)
+NAME = "patient_name"
 
 
 class Rows:
@@ -85,8 +87,10 @@ class Rows:
         """The parameters of each UPDATE, grouped by the columns it sets."""
         grouped: defaultdict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
         for referral_id, columns in self.changed.items():
-            key = tuple(sorted(columns))
-            grouped[key].append((*_values(self.rows[referral_id], key), referral_id))
+            key, row = tuple(sorted(columns)), self.rows[referral_id]
+            if NAME in columns:
+                row = {**row, NAME: self.cursor.sealer.seal(row[NAME])}
+            grouped[key].append((*_values(row, key), referral_id))
         return grouped
 
 

@@ -3,9 +3,10 @@
 The read models hold, per referral, the patient's name (for the clinicians' worklists) and a key
 that groups a patient's referrals (CMS50 counts a patient's first referral). With a store key,
 `patient_name` is stored AES-GCM encrypted (`enc:v1:` + base64 of nonce, ciphertext and tag) and
-`patient_key` is an HMAC-SHA256 of the name-and-birth-date digest, under keys derived from the
-store key (HKDF), so neither a copy of the views file nor its WAL gives a name, and the patient
-key cannot be recomputed from a guessed name and birth date. Without a store key both are kept
+`patient_key` is an HMAC-SHA256 of the id of the patient's data key in the store (of a digest of
+name and birth date for facts stored before those keys: `received_row.py`), under keys derived
+from the store key (HKDF), so neither a copy of the views file nor its WAL gives a name, and the
+patient key cannot be recomputed from a guessed name and birth date. Without a store key both are kept
 as they are. Values written before the key was set stay readable; `referral-loop rebuild`
 rewrites them sealed.
 """
