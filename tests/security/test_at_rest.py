@@ -4,8 +4,8 @@ A referral whose patient name, birth date, diagnosis text and consult findings a
 canary goes through the real path (the writer's `record_batch`, feedback deciding on it, the
 projector), then every byte of the database files (SQLite: each file, WAL included) or every
 row of every table as text (PostgreSQL) is searched. With the store key: no trace. Without it:
-the canary is found in feedback's store and the views, so the scan can find what it looks for
-(the referrals store seals PHI under the patient's data key in any case).
+the canary's name is found in the views, so the scan can find what it looks for (the referrals
+store and feedback's cases seal PHI under the patient's data key in any case).
 """
 
 from __future__ import annotations
