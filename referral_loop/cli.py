@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
 import uvloop
 
@@ -65,6 +66,12 @@ def _rotate_store_key(settings: Settings, args: argparse.Namespace) -> int:
     return rotate(settings, args.new_key_file)
 
 
+def _forget_patient(settings: Settings, args: argparse.Namespace) -> int:
+    from referral_loop.forgetting import run
+
+    return run(settings, args)
+
+
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     from services.projections.report_cli import main as report
 
@@ -91,6 +98,10 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "projections": ("keep the read models current and serve the ops API and dashboard", _projections),
     "rebuild": ("replay the store into fresh read models, with progress, and swap them in", _rebuild),
     "rotate-store-key": ("re-encrypt the stores with a new store key (services stopped)", _rotate_store_key),
+    "forget-patient": (
+        "erase a patient: destroy their data key, redact, erase their facts from NATS",
+        _forget_patient,
+    ),
     "report": ("print volume, trends, worklists, KPIs, scorecards or CMS50 from the read models", _report),
     "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
     "users": ("the local users (made once), people and system tokens: see `users -h`", _users),
@@ -115,7 +126,17 @@ def parser() -> argparse.ArgumentParser:
         "--new-key-file", type=Path, required=True, help="the new key's file (base64 of 32 random bytes)"
     )
     users_cli.configure(sub.choices["users"])
+    _forget_patient_arguments(sub.choices["forget-patient"])
     return root
+
+
+def _forget_patient_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("referral_id", type=UUID, help="any referral of the patient to forget")
+    command.add_argument("--by", help="who asks (staff name on the facts and in the audit log); default: you")
+    command.add_argument(
+        "--wait", type=float, default=60.0, metavar="SECONDS",
+        help="how long the store writer is given to record the PatientForgotten facts (60)",
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,7 @@ async def test_no_service_may_delete_or_purge_a_stream(role: str, secured: Setti
 
 FORBIDDEN = [
     (INTAKE, "publish", "referrals.ThankYouSent"),
+    (INTAKE, "publish", "referrals.PatientForgotten"),  # only the operator's forget-patient erases
     (INTAKE, "publish", f"$JS.API.CONSUMER.MSG.NEXT.{bus.STREAM}.store-writer"),  # read the facts
     (INTAKE, "publish", f"$JS.API.STREAM.MSG.GET.{bus.STREAM}"),
     (INTAKE, "publish", "$JS.API.STREAM.CREATE.EXFILTRATE"),
@@ -119,6 +120,7 @@ FORBIDDEN = [
     (INTAKE, "subscribe", "_INBOX_store-writer.>"),  # the writer's fetched facts arrive there
     (FEEDBACK, "publish", "referrals.ReferralReceived"),
     (FEEDBACK, "publish", "referrals.PatientSeen"),
+    (FEEDBACK, "publish", "referrals.PatientForgotten"),
     (FEEDBACK, "publish", f"$JS.API.STREAM.MSG.GET.{bus.STREAM}"),
     (FEEDBACK, "subscribe", ">"),
     (STORE_WRITER, "publish", "referrals.ReferralReceived"),
