@@ -72,6 +72,8 @@ class ReferralLedger(Application[UUID]):
         """Record what can be recorded; one transaction for the events and their positions."""
         already = self.recorder.tracked_positions(UPSTREAM, (p.position for p in batch))  # type: ignore[attr-defined]
         fresh = [p.fact for p in batch if p.position not in already]
+        if any(fact.type == "PatientForgotten" for fact in fresh):
+            self.patient_keys.forget_cached()  # the key destroyed must not outlive it here
         touched = self._load({fact.referral_id for fact in fresh})
         keys, write_keys = self._data_keys(fresh, touched)
         results = {

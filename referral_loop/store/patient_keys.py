@@ -93,6 +93,8 @@ class PatientKeys:
         keys = {referral: (found | made)[identity] for referral, identity in patients.items()}
 
         def write(cursor: Any) -> None:
+            if self.mark == "?":  # SQLite: bytes freed from now on (page splits too) are zeroed,
+                cursor.execute("PRAGMA secure_delete = ON")  # so a key destroyed later leaves no copy
             self._insert(cursor, made)
             self._note(cursor, {referral: key.key_id for referral, key in keys.items()})
 

@@ -74,10 +74,9 @@ def test_forgetting_zeroes_the_keys_bytes_even_where_sqlite_would_keep_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(store="sqlite", data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite")
-    secure_delete_by_default(monkeypatch, on=True)  # written as here (see docs/security.md otherwise)
+    secure_delete_by_default(monkeypatch, on=False)  # the writer zeroes what its key writes free
     keys = keys_written(settings, 400)
     forgotten, control = list(keys)[:100], list(keys)[100:200]
-    secure_delete_by_default(monkeypatch, on=False)
     with closing(open_ledger(settings)) as ledger:
         for rid in forgotten:
             ledger.patient_keys.forget(rid)

@@ -7,6 +7,7 @@ history still replays; on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -167,3 +168,22 @@ def test_a_live_key_never_reads_destroyed_when_another_thread_drops_the_cache_me
 
     ledger.patient_keys._cache = DroppedRightAfterFilling()
     assert ledger.patient_keys.keys({key_id})[key_id] is not None
+
+
+def test_the_writer_drops_a_forgotten_patients_key_it_had_cached_when_it_records_the_forgetting(
+    ledger: ReferralLedger, store_settings: Settings
+) -> None:
+    a = uuid4()
+    record(ledger, received(a))
+    record(ledger, make.accepted(a))  # a later batch: the writer read the patient's key and holds it
+    operator = open_ledger(store_settings)  # forget-patient runs in a process of its own
+    try:
+        operator.patient_keys.forget(a)
+    finally:
+        operator.close()
+    record(ledger, make.forgotten(a), make.seen(a))
+    seen = ledger.recorder.select_notifications(1, 10)[-1]
+    assert seen.topic.endswith("PatientSeen")
+    sealed = json.loads(ledger.mapper.cipher.decrypt(seen.state) if ledger.mapper.cipher else seen.state)
+    assert sealed["fact"]["data"]["sealed"]["box"] is None, "sealed under the destroyed key, not dropped"
+    assert page(ledger)[a, "PatientSeen"].fact.data.findings == FORGOTTEN
