@@ -6,6 +6,7 @@ Each service reads the part it needs. The README's configuration table lists eve
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
@@ -119,6 +120,12 @@ class Settings(BaseSettings):
     ops_port: int = Field(8001, description="Ops API and dashboard port.")
     projections_poll_s: float = Field(
         0.01, gt=0, description="How often the projector looks for new facts in the store when caught up."
+    )
+    rebuild_workers: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="Processes a rebuild replays the store with, each the facts of its share of the referrals.",
     )
 
     store_writer_ops_port: int = Field(

@@ -10,17 +10,16 @@ reads and every rebuild starts afresh. The swap copies the tables into the views
 ordinary transaction (WAL, synchronous=NORMAL), so it is atomic and crash-safe like every page
 the live projector applies. On PostgreSQL the tables are built under a suffix in the same
 database and renamed at the swap.
+
+With `REBUILD_WORKERS` above 1 the replay runs in that many processes, each the facts of its
+share of the referrals into tables of its own, merged into the first worker's before the swap
+(`rebuild_parallel.py`); with 1 it runs in this process.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from referral_loop.deadlines import deadline_policy
@@ -31,48 +30,22 @@ from referral_loop.store.ledger import ReferralLedger
 from services.projections.db import Database
 from services.projections.facts import APPLIED
 from services.projections.projector import Projector
+from services.projections.rebuild_pace import RARE_COLLECTIONS, collecting_rarely, report
+from services.projections.rebuild_parallel import replay_in_parallel
+from services.projections.rebuild_target import Build, build_target
 from services.projections.schema import drop, swap_in
 
+__all__ = ["PAGE", "RARE_COLLECTIONS", "collecting_rarely", "rebuild", "replay"]
 PAGE = 2000
-RARE_COLLECTIONS = 50_000
-"""Allocations between two young-generation collections during a replay (Python's default: 700)."""
-
-
-@dataclass(frozen=True)
-class Build:
-    """Where a rebuild writes: `db`, tables named with `suffix`; `file` when that is a scratch file."""
-
-    db: Database
-    suffix: str
-    file: Path | None
-
-    def discard(self) -> None:
-        """Close the scratch file and delete it (the tables in it are swapped in or abandoned)."""
-        if self.file is not None:
-            self.db.close()
-            for path in (self.file, self.file.with_name(f"{self.file.name}-journal")):
-                path.unlink(missing_ok=True)
-
-
-def build_target(settings: Settings, live: Database) -> Build:
-    suffix = f"_rebuild{time.time_ns()}"
-    if live.dialect != "sqlite":
-        return Build(live, suffix, None)
-    file = settings.views_sqlite_file.with_name(f"{settings.views_sqlite_file.name}{suffix}")
-    build = Build(Database(settings, file, scratch=True), suffix, file)
-    build.discard()
-    return build
 
 
 def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
     """Replay into new tables with progress on `out`; the store position the new views reached
     (every fact up to it is in them: the number of facts replayed)."""
-    referrals, live = open_ledger(settings), Database(settings)
+    live = Database(settings)
     build = build_target(settings, live)
     try:
-        projector = Projector(build.db, deadline_policy(settings), build.suffix)
-        with collecting_rarely():
-            replayed = replay(referrals, projector, out)
+        replayed = replay_store(settings, build, out)
         if build.file is not None:
             build.db.close()
         swap(live, build, out)
@@ -85,6 +58,18 @@ def rebuild(settings: Settings, out: TextIO = sys.stderr) -> int:
     finally:
         build.discard()
         live.close()
+
+
+def replay_store(settings: Settings, build: Build, out: TextIO) -> int:
+    """Replay the store into `build`, in this process or in `settings.rebuild_workers`."""
+    if settings.rebuild_workers > 1:
+        return replay_in_parallel(settings, build, out, PAGE)
+    referrals = open_ledger(settings)
+    try:
+        projector = Projector(build.db, deadline_policy(settings), build.suffix)
+        with collecting_rarely():
+            return replay(referrals, projector, out)
+    finally:
         referrals.close()
 
 
@@ -109,28 +94,3 @@ def replay(referrals: ReferralLedger, projector: Projector, out: TextIO) -> int:
     position = projector.advance(end)
     report(out, position, end, started)
     return position
-
-
-def report(out: TextIO, position: int, end: int, started: float) -> None:
-    rate = position / max(time.monotonic() - started, 1e-6)
-    share = 100 * position / end if end else 100.0
-    print(f"rebuild: {position}/{end} facts ({share:.0f}%), {rate:,.0f} facts/s", file=out, flush=True)
-
-
-@contextmanager
-def collecting_rarely() -> Iterator[None]:
-    """Run the cyclic garbage collector rarely while replaying, as it was afterwards.
-
-    A replay allocates millions of short-lived objects without reference cycles (facts, rows),
-    which reference counting frees. By default the collector scans young objects every 700
-    allocations, and the pages' facts live long enough to be promoted and rescanned: a fifth
-    of a rebuild's time. The objects alive before (modules, schemas) are frozen out of the scans.
-    """
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(RARE_COLLECTIONS, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
