@@ -21,7 +21,7 @@ from typing import Any
 from bench.lifecycle_bench import percentiles, rate_of
 from bench.lifecycles import facts as lifecycle_facts
 from bench.observe import StoreWatch, ViewsWatch
-from bench.stack import Stack, postgres_store, stack_settings, wait_http
+from bench.stack import Stack, postgres_store, stack_settings, stop_all, wait_http
 from bench.store_stage import declared, publish_in_batches
 from contracts import Fact
 from referral_loop.devstack import Child
@@ -62,9 +62,9 @@ def lag_run(n: int, rate: float, store: str = "sqlite") -> dict[str, Any]:
         )
         stack = Stack(stack_settings(root, nats_server.url, update), nats_server, password="")
         asyncio.run(declared(stack.settings))
+        stop.callback(lambda: stop_all(stack.children.values()))
         for name in ("store-writer", "projections"):
-            stack.children[name] = child = Child.start(name, stack.settings)
-            stop.callback(child.stop)
+            stack.children[name] = Child.start(name, stack.settings)
         wait_http(f"http://127.0.0.1:{stack.settings.ops_port}/healthz", stack)
         return asyncio.run(watched(stack, facts, rate))
 
