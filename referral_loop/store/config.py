@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,10 +70,13 @@ def open_ledger(settings: Settings) -> ReferralLedger:
 
 def opening(open_store: Callable[[], T], attempts: int = 8) -> T:
     """Open a store, retrying while another process creates the same tables at the same moment
-    (PostgreSQL answers concurrent DDL with 'tuple concurrently updated' or a unique violation)."""
+    (PostgreSQL answers concurrent DDL with 'tuple concurrently updated' or a unique violation;
+    SQLite a new connection's switch to WAL with 'database is locked', without waiting)."""
     for attempt in range(1, attempts):
         try:
             return open_store()
-        except PersistenceError:
+        except (PersistenceError, sqlite3.OperationalError) as error:
+            if isinstance(error, sqlite3.OperationalError) and "locked" not in str(error):
+                raise
             time.sleep(0.05 * 2**attempt)
     return open_store()
