@@ -15,17 +15,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from base64 import b64decode, b64encode
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from referral_loop.store.key_wrap import KeyWrap
 from referral_loop.store.patient_phi import DataKey
+from referral_loop.store.zeroing import zeroing_what_it_frees
 
 KEYS, REFERRALS = "referrals_patient_keys", "referrals_referral_keys"
 SCHEMA = (
@@ -40,10 +37,6 @@ IDENTITY_SECRET = "identity-secret"  # noqa: S105 - a row id, not a secret
 data key, so rotating the store key rewraps it and identities stay the same)."""
 
 
-def _derived(store_key: bytes, purpose: bytes) -> bytes:
-    return HKDF(SHA256(), 32, salt=None, info=b"referral-loop patients " + purpose).derive(store_key)
-
-
 def normalised(given: str, family: str, birth_date: str) -> str:
     return f"{given.strip().lower()}|{family.strip().lower()}|{birth_date}"
 
@@ -54,7 +47,7 @@ class PatientKeys:
 
     def __init__(self, datastore: Any, postgres: bool, store_key: bytes | None) -> None:
         self.datastore, self.mark = datastore, "%s" if postgres else "?"
-        self._wrap = AESGCM(_derived(store_key, b"wrap")) if store_key else None
+        self._wrap = KeyWrap(store_key)
         self._cache: dict[str, bytes | None] = {}
         self._mac: bytes | None = None
         with self.datastore.transaction(commit=True) as cursor:
@@ -72,11 +65,10 @@ class PatientKeys:
     def rewrap(self, cursor: Any, new_store_key: bytes) -> int:
         """Every live key (and the identity secret) wrapped under a new store key, in the
         caller's transaction (`rotate-store-key`): the number rewrapped."""
-        new = PatientKeys.__new__(PatientKeys)
-        new._wrap = AESGCM(_derived(new_store_key, b"wrap"))
+        new = KeyWrap(new_store_key)
         cursor.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE wrapped IS NOT NULL")  # noqa: S608
-        keys = [self._data_key(_at(r, 0, "key_id"), _at(r, 1, "wrapped")) for r in cursor.fetchall()]
-        rows = [(new._wrapped(k.key_id, k.key), k.key_id) for k in keys if k.key is not None]
+        keys = [self._wrap.unwrap(_at(r, 0, "key_id"), _at(r, 1, "wrapped")) for r in cursor.fetchall()]
+        rows = [(new.wrap(k.key_id, k.key), k.key_id) for k in keys if k.key is not None]
         cursor.executemany(f"UPDATE {KEYS} SET wrapped = {self.mark} WHERE key_id = {self.mark}", rows)  # noqa: S608
         return len(rows)
 
@@ -130,7 +122,7 @@ class PatientKeys:
             key_id = self._key_of(cursor, referral_id)
             if key_id is None:
                 return []
-            _zeroing_what_it_frees(
+            zeroing_what_it_frees(
                 cursor,
                 self.mark == "?",
                 f"UPDATE {KEYS} SET wrapped = NULL, identity = NULL, "  # noqa: S608
@@ -146,10 +138,14 @@ class PatientKeys:
         cursor.execute(
             f"INSERT INTO {KEYS} (key_id, wrapped, created_at) VALUES ({', '.join([self.mark] * 3)}) "  # noqa: S608
             "ON CONFLICT (key_id) DO NOTHING",
-            (IDENTITY_SECRET, self._wrapped(IDENTITY_SECRET, os.urandom(32)), datetime.now(UTC).isoformat()),
+            (
+                IDENTITY_SECRET,
+                self._wrap.wrap(IDENTITY_SECRET, os.urandom(32)),
+                datetime.now(UTC).isoformat(),
+            ),
         )
         cursor.execute(f"SELECT wrapped FROM {KEYS} WHERE key_id = {self.mark}", (IDENTITY_SECRET,))  # noqa: S608
-        secret = self._data_key(IDENTITY_SECRET, _first(cursor.fetchone())).key
+        secret = self._wrap.unwrap(IDENTITY_SECRET, _first(cursor.fetchone())).key
         assert secret is not None
         return secret
 
@@ -165,14 +161,16 @@ class PatientKeys:
             tuple(identities),
         )
         return {
-            _at(r, 0, "identity"): self._data_key(_at(r, 1, "key_id"), _at(r, 2, "wrapped"))
+            _at(r, 0, "identity"): self._wrap.unwrap(_at(r, 1, "key_id"), _at(r, 2, "wrapped"))
             for r in cursor.fetchall()
         }
 
     def _insert(self, cursor: Any, made: Mapping[str, DataKey]) -> None:
         now = datetime.now(UTC).isoformat()
         rows = [
-            (k.key_id, identity, self._wrapped(k.key_id, k.key), now) for identity, k in made.items() if k.key
+            (k.key_id, identity, self._wrap.wrap(k.key_id, k.key), now)
+            for identity, k in made.items()
+            if k.key
         ]
         if rows:
             cursor.executemany(
@@ -193,22 +191,9 @@ class PatientKeys:
             cursor.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE key_id IN ({marks})", tuple(key_ids))  # noqa: S608
             rows = cursor.fetchall()
         return {
-            k.key_id: k.key for k in (self._data_key(_at(r, 0, "key_id"), _at(r, 1, "wrapped")) for r in rows)
+            k.key_id: k.key
+            for k in (self._wrap.unwrap(_at(r, 0, "key_id"), _at(r, 1, "wrapped")) for r in rows)
         }
-
-    def _wrapped(self, key_id: str, key: bytes) -> str:
-        if self._wrap is None:
-            return b64encode(key).decode()
-        nonce = os.urandom(12)
-        return b64encode(nonce + self._wrap.encrypt(nonce, key, key_id.encode())).decode()
-
-    def _data_key(self, key_id: str, wrapped: str | None) -> DataKey:
-        if wrapped is None:
-            return DataKey(key_id, None)
-        blob = b64decode(wrapped)
-        if self._wrap is None:
-            return DataKey(key_id, blob)
-        return DataKey(key_id, self._wrap.decrypt(blob[:12], blob[12:], key_id.encode()))
 
 
 Writing = Callable[[Any], None]
@@ -217,22 +202,6 @@ Writing = Callable[[Any], None]
 
 def _nothing(_: Any) -> None:
     return None
-
-
-def _zeroing_what_it_frees(cursor: Any, sqlite: bool, statement: str, params: tuple[Any, ...]) -> None:
-    """Run `statement`; on SQLite with what it frees overwritten with zeros (PRAGMA secure_delete
-    on this connection for it, then as it was): a destroyed key leaves no bytes in the file's
-    free space, whatever the build's default. On PostgreSQL old row versions go by VACUUM."""
-    if not sqlite:
-        cursor.execute(statement, params)
-        return
-    cursor.execute("PRAGMA secure_delete")
-    was = int(_first(cursor.fetchone()))
-    cursor.execute("PRAGMA secure_delete = ON")
-    try:
-        cursor.execute(statement, params)
-    finally:
-        cursor.execute(f"PRAGMA secure_delete = {'ON' if was else 'OFF'}")
 
 
 def _at(row: Any, index: int, name: str) -> Any:
