@@ -31,6 +31,7 @@ import psycopg
 
 from referral_loop.settings import Settings
 from referral_loop.sqlite_setup import patiently
+from referral_loop.store.config import connect_postgres
 
 Outcome = Literal["allowed", "denied", "failed"]
 COLUMNS = "at, service, who, role, action, what, referral_ids, outcome, detail"
@@ -191,14 +192,7 @@ def _sqlite(settings: Settings) -> sqlite3.Connection:
 
 
 def _postgres(settings: Settings) -> psycopg.Connection[Any]:
-    connection = psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        dbname=settings.postgres_dbname,
-        user=settings.postgres_user,
-        password=settings.postgres_password.get_secret_value(),
-        autocommit=True,
-    )
+    connection = connect_postgres(settings)
     with connection.transaction():
         for statement in POSTGRES_SCHEMA:
             connection.execute(statement)

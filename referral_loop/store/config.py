@@ -6,8 +6,9 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from referral_loop.keys import cipher_env
@@ -60,6 +61,19 @@ def _postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
         "POSTGRES_POOL_SIZE": "4",
     }
+
+
+def connect_postgres(settings: Settings) -> psycopg.Connection[Any]:
+    """An autocommit connection to the configured PostgreSQL database (for what eventsourcing's
+    datastore does not do: the views, the audit log, scans)."""
+    return psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_dbname,
+        user=settings.postgres_user,
+        password=settings.postgres_password.get_secret_value(),
+        autocommit=True,
+    )
 
 
 def open_ledger(settings: Settings) -> ReferralLedger:

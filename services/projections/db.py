@@ -18,6 +18,7 @@ import psycopg
 from referral_loop.keys import store_key
 from referral_loop.settings import Settings
 from referral_loop.sqlite_setup import patiently
+from referral_loop.store.config import connect_postgres
 from services.projections.sealing import Sealer
 
 Row = tuple[Any, ...]
@@ -74,15 +75,7 @@ class Database:
         return connection
 
     def _postgres(self) -> psycopg.Connection[Any]:
-        s = self._settings
-        return psycopg.connect(
-            host=s.postgres_host,
-            port=s.postgres_port,
-            dbname=s.postgres_dbname,
-            user=s.postgres_user,
-            password=s.postgres_password.get_secret_value(),
-            autocommit=True,
-        )
+        return connect_postgres(self._settings)
 
     def sql(self, statement: str) -> str:
         return statement if self.dialect == "sqlite" else statement.replace("?", "%s")

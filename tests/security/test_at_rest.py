@@ -14,14 +14,13 @@ from datetime import date
 from pathlib import Path
 from uuid import uuid4
 
-import psycopg
 from pydantic import SecretStr
 
 from contracts.events import ConsultSummary, PatientSeen
 from referral_loop.deadlines import deadline_policy
 from referral_loop.keys import new_key
 from referral_loop.settings import Settings
-from referral_loop.store.config import open_ledger
+from referral_loop.store.config import connect_postgres, open_ledger
 from referral_loop.store.follower import read_page
 from referral_loop.store.ledger import Outcome, Positioned
 from services.feedback.bootstrap import open_feedback_ledger
@@ -73,13 +72,7 @@ def traces_in_files(root: Path) -> dict[str, list[str]]:
 def traces_in_tables(settings: Settings) -> dict[str, list[str]]:
     """Each table of the PostgreSQL database -> the canaries in its rows as text (bytea as hex)."""
     found: dict[str, list[str]] = {}
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        dbname=settings.postgres_dbname,
-        user=settings.postgres_user,
-        password=settings.postgres_password.get_secret_value(),
-    ) as conn:
+    with connect_postgres(settings) as conn:
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchall()

@@ -22,6 +22,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -38,7 +39,7 @@ from referral_loop.nats_auth import ADMIN, INTAKE, STORE_WRITER
 from referral_loop.natsd import NatsServer
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings, settings_env
-from referral_loop.store.config import open_ledger
+from referral_loop.store.config import connect_postgres, open_ledger
 from referral_loop.store.follower import Recorded, read_page
 from referral_loop.store.ledger import Positioned, ReferralLedger
 from referral_loop.store.patient_keys import KEYS
@@ -108,15 +109,8 @@ class StoreBytes:
             ).fetchone()
         return [p for p in (self.pgdata / "base" / str(oid[0])).rglob("*") if p.is_file()]
 
-    def _postgres(self) -> psycopg.Connection[tuple[object, ...]]:
-        s = self.settings
-        return psycopg.connect(
-            host=s.postgres_host,
-            port=s.postgres_port,
-            dbname=s.postgres_dbname,
-            user=s.postgres_user,
-            autocommit=True,
-        )
+    def _postgres(self) -> psycopg.Connection[Any]:
+        return connect_postgres(self.settings)
 
 
 @pytest.fixture
