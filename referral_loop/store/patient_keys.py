@@ -51,6 +51,8 @@ class PatientKeys:
         self._cache: dict[str, bytes | None] = {}
         self._mac: bytes | None = None
         with self.datastore.transaction(commit=True) as cursor:
+            if postgres:  # services opening the store at once take turns creating the tables
+                cursor.execute("SELECT pg_advisory_xact_lock(7316003)")
             for statement in SCHEMA:
                 cursor.execute(statement)
 

@@ -88,8 +88,15 @@ def index_ddl() -> list[str]:
     ]
 
 
+SCHEMA_LOCK = 7316002
+"""PostgreSQL advisory lock taken while creating the views: two replicas starting at once take
+turns (concurrent CREATE TABLE IF NOT EXISTS can fail there with a duplicate pg_type row)."""
+
+
 def create(db: Database, suffix: str = "") -> None:
     with db.transaction() as cursor:
+        if db.dialect == "postgres":
+            cursor.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
         for statement in table_ddl(suffix) + ([] if suffix else index_ddl()):
             cursor.execute(statement)
 
