@@ -26,6 +26,7 @@ from bench.store_stage import declared, publish_in_batches
 from contracts import Fact
 from referral_loop.devstack import Child
 from referral_loop.natsd import NatsServer, free_port
+from referral_loop.ops.heap import freeze_startup_objects
 
 TICK_S = 0.01
 
@@ -66,6 +67,7 @@ def lag_run(n: int, rate: float, store: str = "sqlite") -> dict[str, Any]:
         for name in ("store-writer", "projections"):
             stack.children[name] = Child.start(name, stack.settings)
         wait_http(f"http://127.0.0.1:{stack.settings.ops_port}/healthz", stack)
+        freeze_startup_objects()  # the facts to publish: no full collection rescans them mid-run
         return asyncio.run(watched(stack, facts, rate))
 
 

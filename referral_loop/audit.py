@@ -14,14 +14,16 @@ secret but are sensitive: they name no patient, only referral ids, user names an
 
 Recording is blocking (call it off the event loop, or use `arecord`), durable before it returns
 (SQLite synchronous=FULL), and a failure raises: a caller then refuses the read (no audit, no PHI).
+`arecord` group-commits (audit_batching.py): concurrent entries share one hop and one transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -29,6 +31,7 @@ from uuid import UUID
 
 import psycopg
 
+from referral_loop.audit_batching import GroupCommit, one_transaction
 from referral_loop.settings import Settings
 from referral_loop.sqlite_setup import patiently
 from referral_loop.store.config import connect_postgres
@@ -87,17 +90,8 @@ class AuditEvent:
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> AuditEvent:
         at, service, who, role, action, what, ids, outcome, detail = row
-        return cls(
-            who,
-            role,
-            action,
-            what,
-            outcome,
-            tuple(json.loads(ids)),
-            detail,
-            service,
-            datetime.fromisoformat(at),
-        )
+        moment, referral_ids = datetime.fromisoformat(at), tuple(json.loads(ids))
+        return cls(who, role, action, what, outcome, referral_ids, detail, service, moment)
 
 
 @dataclass(frozen=True)
@@ -136,14 +130,29 @@ class AuditLog:
         self.settings, self.service = settings, service
         self._connection: Any = None
         self._lock = threading.Lock()
+        self._group = GroupCommit[AuditEvent](self._write)
 
     def record(self, event: AuditEvent) -> None:
         """Append `event` (stamped with this service); durable when it returns, raises otherwise."""
-        stamped = event if event.service else _with_service(event, self.service)
-        self._run(INSERT, stamped.row())
+        self._run(INSERT, _stamped(event, self.service).row())
+
+    def record_many(self, events: Sequence[AuditEvent]) -> None:
+        """Append `events` in order in one transaction: all durable when it returns, or none."""
+        rows = [_stamped(event, self.service).row() for event in events]
+        with self._connected() as connection, one_transaction(connection, self.settings.store == "sqlite"):
+            connection.cursor().executemany(self._sql(INSERT), rows)
 
     async def arecord(self, event: AuditEvent) -> None:
-        await asyncio.to_thread(self.record, event)
+        """`record`, group-committed with the entries arriving meanwhile (one event loop per
+        process assumed: GroupCommit); returns once this entry is durable, raises otherwise."""
+        await self._group.submit(event)
+
+    def _write(self, events: list[AuditEvent]) -> None:
+        """A batch of one is a plain autocommitted INSERT: no BEGIN and COMMIT round trips."""
+        if len(events) == 1:
+            self.record(events[0])
+        else:
+            self.record_many(events)
 
     def query(self, query: AuditQuery) -> list[AuditEvent]:
         where, params = query.where()
@@ -151,13 +160,18 @@ class AuditLog:
         return [AuditEvent.from_row(tuple(row)) for row in self._run(sql, (*params, query.limit))]
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._connected() as connection:
+            cursor = connection.execute(self._sql(sql), params)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    @contextmanager
+    def _connected(self) -> Iterator[Any]:
+        """The connection, under the lock; closed on any failure: the next use starts afresh."""
         with self._lock:
             try:
-                connection = self._connection or self._open()
-                cursor = connection.execute(self._sql(sql), params)
-                return list(cursor.fetchall()) if cursor.description else []
-            except (sqlite3.Error, psycopg.Error):
-                self._close()  # start afresh next time (a lost PostgreSQL connection, say)
+                yield self._connection or self._open()
+            except BaseException:
+                self._close()
                 raise
 
     def _sql(self, statement: str) -> str:
@@ -179,8 +193,8 @@ class AuditLog:
             self._close()
 
 
-def _with_service(event: AuditEvent, service: str) -> AuditEvent:
-    return AuditEvent(**{**event.__dict__, "service": service})
+def _stamped(event: AuditEvent, service: str) -> AuditEvent:
+    return event if event.service else AuditEvent(**{**event.__dict__, "service": service})
 
 
 def _sqlite(settings: Settings) -> sqlite3.Connection:

@@ -32,6 +32,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from referral_loop.maildir import envelope_header, lf, message_id_hash, write_atomically
+from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,7 @@ def run_sink(settings: Settings) -> None:
     try:
         with MailSink(settings.mail_dir, port=settings.mail_sink_port) as sink:
             log.info("mail sink on 127.0.0.1:%d, storing in %s", sink.port, sink.directory)
+            freeze_startup_objects()
             stopping.wait()
     finally:
         for sig, handler in previous.items():

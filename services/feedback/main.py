@@ -15,6 +15,7 @@ from referral_loop.bus import connect, declare_referral_streams
 from referral_loop.leading import lead
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.ops.metrics import Metrics
 from referral_loop.ops.server import serve_ops
 from referral_loop.ops.shutdown import Shutdown, close_nats
@@ -89,6 +90,7 @@ async def run(settings: Settings) -> None:
     server = await serve_ops(settings.ops_host, settings.feedback_ops_port, shutdown.ops.routes())
     relay = shutdown.forward(service.stopping)
     log.info("feedback following the referral store; mail via %s:%d", settings.smtp_host, settings.smtp_port)
+    freeze_startup_objects()
     lease = await asyncio.to_thread(lease_for, wired.ledger, "feedback")
     leading = metrics.gauge("referral_loop_leading", "1 while this replica leads its role, 0 on standby.")
     try:

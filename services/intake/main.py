@@ -10,6 +10,7 @@ import uvicorn
 import uvloop
 
 from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.ops.web import GracefulServer
 from referral_loop.settings import Settings
 from services.intake.app import create_app
@@ -22,6 +23,7 @@ def serve(settings: Settings) -> None:
 async def serving(settings: Settings) -> None:
     app = create_app(settings)
     ops: Ops = app.state.ops
+    freeze_startup_objects()
     config = uvicorn.Config(
         app,
         host=settings.intake_host,

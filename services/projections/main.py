@@ -16,6 +16,7 @@ from referral_loop.deadlines import deadline_policy
 from referral_loop.leading import lead
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.ops.web import GracefulServer
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
@@ -60,6 +61,7 @@ async def run(settings: Settings) -> None:
         lambda _: server.stop_gracefully()
     )  # the projector ended: so does the process
     log.info("projections following the referral store; ops on %s:%d", settings.ops_host, settings.ops_port)
+    freeze_startup_objects()
     try:
         await server.serve()
     finally:

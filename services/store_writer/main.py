@@ -14,6 +14,7 @@ from contracts import bus
 from referral_loop.bus import connect, declare_referral_streams, ensure_consumer
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
+from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.ops.metrics import Metrics
 from referral_loop.ops.server import serve_ops
 from referral_loop.ops.shutdown import Shutdown, close_nats
@@ -75,6 +76,7 @@ async def run(settings: Settings) -> None:
     server = await serve_ops(settings.ops_host, settings.store_writer_ops_port, shutdown.ops.routes())
     relay = shutdown.forward(writer.stopping)
     log.info("store writer recording %s into the %s store", bus.STREAM, settings.store)
+    freeze_startup_objects()
     try:
         await writer.run()
     finally:

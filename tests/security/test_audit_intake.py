@@ -17,7 +17,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from referral_loop.audit import AuditEvent
 from referral_loop.settings import Settings
 from services.intake.form import KEY_FIELD
 from tests.intake.test_pages import GOOD_FORM
@@ -197,10 +196,11 @@ async def test_without_a_trail_nothing_is_shown_and_nothing_is_taken_in(
 ) -> None:
     a, _, _ = seeded(apps)
 
-    def broken(event: AuditEvent) -> None:
+    def broken(_: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(apps.intake.state.audit, "record", broken)
+    for write in ("record", "record_many"):  # one entry at a time, or group-committed
+        monkeypatch.setattr(apps.intake.state.audit, write, broken)
     async with api(apps.intake, ("intake", apps.password("intake")), raise_app_exceptions=False) as client:
         answers = [
             await client.get("/api/referrals"),
