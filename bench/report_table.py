@@ -16,6 +16,11 @@ RATIOS: list[tuple[str, str, list[str]]] = [
     ),
     ("lifecycle flood: facts recorded", "lifecycle flood: facts recorded", ["store stage: publish_many"]),
     ("HTTP intake alone", "HTTP intake alone", ["ceiling: JetStream publish+ack, gathered"]),
+    (
+        "HTTP intake in the whole stack",
+        "HTTP intake in the whole",
+        ["ceiling: JetStream publish+ack, gathered"],
+    ),
     ("feedback emails", "lifecycle flood: emails accepted", ["ceiling: SMTP send, 4 connections"]),
     ("rebuild", "rebuild: facts into the views", ["ceiling: store read"]),
 ]

@@ -14,7 +14,8 @@ Each repeat measures, on fresh servers and stores in temporary directories:
   3. the lifecycle through the real stack (intake, store writer, feedback, projections, NATS,
      a mail sink): a flood of N/repeat referrals, then N/20 referrals at 100/s whose
      PatientSeen then come at 100/s (100 reports/s);
-     and intake alone: referrals posted as fast as it answers;
+     and intake: referrals posted as fast as it answers, with only NATS and the store writer
+     running, then on the whole stack;
   4. projection lag with facts recorded at a steady 1,000/s (store writer and projections);
   5. the read side: the prefix store rebuilt whole into fresh views (the rebuild's rate) and its
      log read raw (the rebuild's ceiling); volume queries timed on the whole store's views.
@@ -37,7 +38,7 @@ from typing import Any
 
 from bench import ceilings, read_side, timings
 from bench.common import RESULTS_DIR, ledger_append_rate, outgoing, received_facts
-from bench.intake_rate import intake_rate
+from bench.intake_rate import ON_ITS_OWN, intake_rate
 from bench.lag_stage import lag_run
 from bench.lifecycle_bench import Phase, measure
 from bench.read_side import ReadSide
@@ -152,8 +153,11 @@ def one_repeat(results: Results, args: argparse.Namespace, side: ReadSide) -> No
         lifecycle_samples(results, flood, paced, args.store)
     with timings.stage(results, "projection lag at 1,000 facts/s"):
         lag_samples(results, args.store)
-    with timings.stage(results, "HTTP intake alone"):
-        results.add("HTTP intake alone: referrals accepted", "referrals/s", intake_rate(INTAKE_REFERRALS))
+    with timings.stage(results, "HTTP intake, on its own and in the whole stack"):
+        alone = intake_rate(INTAKE_REFERRALS, ON_ITS_OWN)
+        results.add("HTTP intake alone (NATS, store writer): referrals accepted", "referrals/s", alone)
+        whole = intake_rate(INTAKE_REFERRALS)
+        results.add("HTTP intake in the whole stack: referrals accepted", "referrals/s", whole)
     with timings.stage(results, f"read side: rebuild of {side.prefix_facts:,} facts, volume queries"):
         read_side.samples(results, side)
 

@@ -113,7 +113,8 @@ def postgres_store(root: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def running_stack(root: Path, store: str = "sqlite") -> Iterator[Stack]:
+def running_stack(root: Path, store: str = "sqlite", services: Iterable[str] = SERVICES) -> Iterator[Stack]:
+    """nats-server and `services` (all by default), each ready before this yields."""
     with ExitStack() as stop:
         update = stop.enter_context(postgres_store(root)) if store == "postgres" else {}
         port = free_port()
@@ -124,8 +125,10 @@ def running_stack(root: Path, store: str = "sqlite") -> Iterator[Stack]:
         )
         stack = Stack(settings, nats, ensure_local_users(settings.users_path)["intake"]["password"])
         stop.callback(lambda: stop_all(stack.children.values()))
-        for name in SERVICES:
+        for name in services:
             stack.children[name] = Child.start(name, settings)
-        wait_http(f"{settings.base_url}/readyz", stack)
-        wait_http(f"http://127.0.0.1:{settings.ops_port}/healthz", stack)
+        if "intake" in stack.children:
+            wait_http(f"{settings.base_url}/readyz", stack)
+        if "projections" in stack.children:
+            wait_http(f"http://127.0.0.1:{settings.ops_port}/healthz", stack)
         yield stack

@@ -12,8 +12,10 @@ store append (record_batch in batches of the writer's size, no bus).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
+import urllib.request
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import nats
 
 from bench.common import received_facts
 from bench.observe import StoreWatch
-from bench.stack import postgres_store, stack_settings
+from bench.stack import READY_TIMEOUT_S, postgres_store, stack_settings
 from contracts import Fact
 from contracts.events import ReferralReceived
 from referral_loop.devstack import Child
@@ -70,6 +72,21 @@ async def timed(settings: Settings, facts: list[ReferralReceived], writer: Child
     return len(facts) / (done - started)
 
 
+def ready(url: str, writer: Child) -> None:
+    """Wait until the writer is ready (NATS connected, store open): its start-up (imports,
+    opening the store) is not part of the sustained rate, and would take a core from the
+    publisher inside the timed window."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if writer.process.poll() is not None:
+            raise RuntimeError("the store writer exited")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1.0) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {READY_TIMEOUT_S:.0f}s")
+
+
 async def declared(settings: Settings) -> None:
     nc = await nats.connect(settings.nats_url)
     try:
@@ -86,10 +103,13 @@ def stage_rate(facts: list[ReferralReceived], store: str = "sqlite") -> float:
             postgres_store(root) if store == "postgres" else nullcontext({}) as update,
             NatsServer(store_dir=root / "nats", port=free_port(), server_name="bench") as server,
         ):
-            settings = stack_settings(root, server.url, update)
+            settings = stack_settings(root, server.url, update).model_copy(
+                update={"store_writer_ops_port": free_port()}
+            )
             asyncio.run(declared(settings))
             writer = Child.start("store-writer", settings)
             try:
+                ready(f"http://127.0.0.1:{settings.store_writer_ops_port}/readyz", writer)
                 return asyncio.run(timed(settings, facts, writer))
             finally:
                 writer.stop()
