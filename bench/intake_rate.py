@@ -42,13 +42,13 @@ writer (intake is ready once the referral store it reads is there); feedback, pr
 the mail sink, which act on the referrals afterwards, take no core from it while it is measured."""
 
 
-def intake_rate(n: int, services: tuple[str, ...] = SERVICES) -> float:
+def intake_rate(n: int, services: tuple[str, ...] = SERVICES, workers: int = 1) -> float:
     """Referrals/s accepted by a fresh stack's intake: the whole stack (acknowledging them as
     they come), or `ON_ITS_OWN`."""
     payloads = bodies(n)
     with (
         tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp,
-        running_stack(Path(tmp), services=services) as stack,
+        running_stack(Path(tmp), services=services, intake_workers=workers) as stack,
     ):
         return asyncio.run(post_all(stack, payloads))
 
@@ -57,11 +57,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--alone", action="store_true", help="intake and nats-server only")
+    parser.add_argument("--alone", action="store_true", help="intake, nats-server and the store writer only")
+    parser.add_argument("--workers", type=int, default=1, help="intake processes (INTAKE_WORKERS)")
     a = parser.parse_args()
     rates = []
     for run in range(1, a.repeat + 1):
-        rates.append(intake_rate(a.n, ON_ITS_OWN if a.alone else SERVICES))
+        rates.append(intake_rate(a.n, ON_ITS_OWN if a.alone else SERVICES, a.workers))
         print(f"  run {run}/{a.repeat}: {rates[-1]:,.0f} referrals/s", flush=True)
     print(
         f"HTTP intake: median {statistics.median(rates):,.0f} (min {min(rates):,.0f}, max {max(rates):,.0f})"

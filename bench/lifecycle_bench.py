@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,20 @@ def percentiles(values: list[float], scale: float = 1000.0) -> dict[str, float]:
         "max": max(values) * scale,
         "count": len(values),
     }
+
+
+def by_second(seen_sent: list[tuple[float, float]]) -> list[dict[str, float]]:
+    """PatientSeen -> SMTP per second of the run (by when PatientSeen was recorded): how many,
+    their mean and max in ms. A queue building and draining shows here, not in percentiles."""
+    if not seen_sent:
+        return []
+    start, seconds = min(seen for seen, _ in seen_sent), defaultdict(list)
+    for seen, sent in seen_sent:
+        seconds[int(seen - start)].append((sent - seen) * 1000.0)
+    return [
+        {"second": s, "reports": len(v), "mean_ms": round(sum(v) / len(v), 1), "max_ms": round(max(v), 1)}
+        for s, v in sorted(seconds.items())
+    ]
 
 
 def rate_of(times: list[float]) -> float:
@@ -74,11 +89,12 @@ def figures(
     store, views, mail = watches
     domain = stack.settings.practice_email.rpartition("@")[2]
     window = [(p, t) for p, t in store.positions if driven.started <= t <= driven.settled]
-    to_smtp = [
-        mail.accepted[f"<report.{rid}@{domain}>"] - store.seen[(rid, "PatientSeen")]
+    seen_sent = [
+        (store.seen[(rid, "PatientSeen")], mail.accepted[f"<report.{rid}@{domain}>"])
         for rid in driven.posted
         if (rid, "PatientSeen") in store.seen and f"<report.{rid}@{domain}>" in mail.accepted
     ]
+    to_smtp = [sent - seen for seen, sent in seen_sent]
     return {
         "referrals_accepted": len(driven.accepted),
         "refused": driven.refused,
@@ -92,6 +108,7 @@ def figures(
             [store.seen[(rid, "ReferralReceived")] - t for rid, t in driven.posted.items()]
         ),
         "seen_to_smtp_ms": percentiles(to_smtp),
+        "seen_to_smtp_by_second": by_second(seen_sent),
         "projection_lag_ms": percentiles(views.lags(window)),
     }
 

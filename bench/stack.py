@@ -113,12 +113,16 @@ def postgres_store(root: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def running_stack(root: Path, store: str = "sqlite", services: Iterable[str] = SERVICES) -> Iterator[Stack]:
+def running_stack(
+    root: Path, store: str = "sqlite", services: Iterable[str] = SERVICES, intake_workers: int = 1
+) -> Iterator[Stack]:
     """nats-server and `services` (all by default), each ready before this yields."""
     with ExitStack() as stop:
         update = stop.enter_context(postgres_store(root)) if store == "postgres" else {}
         port = free_port()
-        settings = stack_settings(root, f"nats://127.0.0.1:{port}", update)
+        settings = stack_settings(
+            root, f"nats://127.0.0.1:{port}", {**update, "intake_workers": intake_workers}
+        )
         users = ensure_credentials(settings.nats_secrets_path)
         nats = stop.enter_context(
             NatsServer(store_dir=root / "nats", port=port, server_name="bench", users=users)

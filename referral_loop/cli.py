@@ -21,8 +21,7 @@ from referral_loop.settings import Settings, get_settings
 def _intake(settings: Settings, _: argparse.Namespace) -> int:
     from services.intake.main import serve
 
-    serve(settings)
-    return 0
+    return serve(settings)
 
 
 def _store_writer(settings: Settings, _: argparse.Namespace) -> int:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     intake_host: str = Field("127.0.0.1", description="Intake API and form bind address.")
     intake_port: int = 8000
+    intake_workers: int = Field(
+        1, ge=1, le=64, description="Intake processes sharing the port: more on machines with cores to spare."
+    )
     public_url: str = Field("", description="Base URL for status links; default http://host:port.")
     users_file: Path | None = Field(None, description="Users and roles (JSON); default data_dir/users.json.")
     max_body_bytes: int = Field(256_000, description="Largest request body intake and the ops app accept.")

@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import httpx
 import nats
 
 from referral_loop.mailsink import MailSink
@@ -23,6 +22,7 @@ from tests.support.bus import declare_all, publish
 from tests.support.processes import ProcessRegistry, free_port, wait_until
 from tests.support.servers import NatsServer
 from tests.support.store import recorded_event_ids
+from tests.support.submitting import keep_submitting
 
 
 def recorded(settings: Settings) -> Counter[str]:
@@ -87,19 +87,8 @@ async def test_intake_answers_the_requests_in_flight_and_every_202_is_recorded(
     accepted: list[str] = []
     other: list[int] = []
 
-    def submit() -> None:
-        with httpx.Client(base_url=settings.base_url, auth=("intake", password), timeout=30) as client:
-            while True:
-                try:
-                    response = client.post("/api/referrals", json=make.referral_body())
-                except httpx.TransportError:
-                    return  # intake stopped taking connections: not acknowledged, not counted
-                if response.status_code != 202:
-                    other.append(response.status_code)
-                    return
-                accepted.append(response.json()["referral_id"])
-
-    clients = [threading.Thread(target=submit) for _ in range(4)]
+    load = (settings.base_url, password, accepted, other)
+    clients = [threading.Thread(target=keep_submitting, args=load) for _ in range(4)]
     for client in clients:
         client.start()
     wait_until(lambda: len(accepted) >= 40, 60, "submissions under way")
