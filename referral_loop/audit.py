@@ -20,7 +20,6 @@ Recording is blocking (call it off the event loop, or use `arecord`), durable be
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,43 +28,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import psycopg
-
 from referral_loop.audit_batching import GroupCommit, one_transaction
+from referral_loop.audit_tables import open_postgres, open_sqlite
 from referral_loop.settings import Settings
-from referral_loop.sqlite_setup import patiently
-from referral_loop.store.config import connect_postgres
 
 Outcome = Literal["allowed", "denied", "failed"]
 COLUMNS = "at, service, who, role, action, what, referral_ids, outcome, detail"
 INSERT = f"INSERT INTO audit_log ({COLUMNS}) VALUES ({', '.join('?' * 9)})"  # noqa: S608 - constants only
-APPEND_ONLY = "audit_log is append-only"
-SQLITE_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
-    "service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
-    "what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL)",
-    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
-    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
-    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
-    "CREATE INDEX IF NOT EXISTS audit_log_who ON audit_log (who, at)",
-]
-POSTGRES_SCHEMA = [
-    "SELECT pg_advisory_xact_lock(7316001)",  # two services creating it at once take turns
-    "CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-    "at TEXT NOT NULL, service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, "
-    "action TEXT NOT NULL, what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, "
-    "detail TEXT NOT NULL)",
-    "CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS "
-    f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
-    "CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
-    "FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()",
-    "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()",
-    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
-    "CREATE INDEX IF NOT EXISTS audit_log_who ON audit_log (who, at)",
-]
 
 
 @dataclass(frozen=True)
@@ -179,7 +148,7 @@ class AuditLog:
 
     def _open(self) -> Any:
         self._connection = (
-            _sqlite(self.settings) if self.settings.store == "sqlite" else _postgres(self.settings)
+            open_sqlite(self.settings) if self.settings.store == "sqlite" else open_postgres(self.settings)
         )
         return self._connection
 
@@ -195,19 +164,3 @@ class AuditLog:
 
 def _stamped(event: AuditEvent, service: str) -> AuditEvent:
     return event if event.service else AuditEvent(**{**event.__dict__, "service": service})
-
-
-def _sqlite(settings: Settings) -> sqlite3.Connection:
-    path = settings.audit_sqlite_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    patiently(connection, ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SQLITE_SCHEMA])
-    return connection
-
-
-def _postgres(settings: Settings) -> psycopg.Connection[Any]:
-    connection = connect_postgres(settings)
-    with connection.transaction():
-        for statement in POSTGRES_SCHEMA:
-            connection.execute(statement)
-    return connection

@@ -1,0 +1,57 @@
+"""The audit log's table: its schema on SQLite and PostgreSQL, the triggers that make it
+append-only, and opening a connection to it (the schema created, durable commits)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+
+from referral_loop.settings import Settings
+from referral_loop.sqlite_setup import patiently
+from referral_loop.store.config import connect_postgres
+
+APPEND_ONLY = "audit_log is append-only"
+SQLITE_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
+    "service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
+    "what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL)",
+    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+    "CREATE INDEX IF NOT EXISTS audit_log_who ON audit_log (who, at)",
+]
+POSTGRES_SCHEMA = [
+    "SELECT pg_advisory_xact_lock(7316001)",  # two services creating it at once take turns
+    "CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+    "at TEXT NOT NULL, service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, "
+    "action TEXT NOT NULL, what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, "
+    "detail TEXT NOT NULL)",
+    "CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
+    "CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()",
+    "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()",
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+    "CREATE INDEX IF NOT EXISTS audit_log_who ON audit_log (who, at)",
+]
+
+
+def open_sqlite(settings: Settings) -> sqlite3.Connection:
+    path = settings.audit_sqlite_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    patiently(connection, ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SQLITE_SCHEMA])
+    return connection
+
+
+def open_postgres(settings: Settings) -> psycopg.Connection[Any]:
+    connection = connect_postgres(settings)
+    with connection.transaction():
+        for statement in POSTGRES_SCHEMA:
+            connection.execute(statement)
+    return connection
