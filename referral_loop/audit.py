@@ -146,6 +146,16 @@ class AuditLog:
     def _sql(self, statement: str) -> str:
         return statement if self.settings.store == "sqlite" else statement.replace("?", "%s")
 
+    def writable(self) -> None:
+        """Raises unless an entry could be appended now (intake's readiness), writing nothing:
+        SQLite's write lock taken and given back, or PostgreSQL's INSERT privilege on the table."""
+        with self._connected() as connection:
+            if self.settings.store == "sqlite":
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+            elif not connection.execute("SELECT has_table_privilege('audit_log', 'INSERT')").fetchone()[0]:
+                raise PermissionError("no INSERT on audit_log")
+
     def _open(self) -> Any:
         self._connection = (
             open_sqlite(self.settings) if self.settings.store == "sqlite" else open_postgres(self.settings)

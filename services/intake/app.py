@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)
     app.state.intake = intake
     app.state.audit = AuditLog(settings, "intake")  # every read and write of PHI (referral_loop/audited.py)
-    app.state.ops = intake_ops(intake)
+    app.state.ops = intake_ops(intake, app.state.audit)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -70,9 +70,10 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def intake_ops(intake: Intake) -> Ops:
+def intake_ops(intake: Intake, audit: AuditLog) -> Ops:
     """Ready: NATS connected, the REFERRALS stream there (where submissions go), the store readable
-    (where statuses come from). /healthz, /readyz and /metrics need no sign-in."""
+    (where statuses come from), the audit log writable (no entry, no PHI shown or taken in).
+    /healthz, /readyz and /metrics need no sign-in."""
 
     def client() -> Client | None:
         return None if intake.publisher is None else intake.publisher.nc
@@ -83,6 +84,7 @@ def intake_ops(intake: Intake) -> Ops:
             checks.nats_connected(client),
             checks.streams_present(client, [bus.STREAM]),
             checks.blocking("store", lambda: stores.readable(intake.reader.ledger.recorder)),
+            checks.blocking("audit", audit.writable),
         ],
     )
     gauges.nats_connected(ops.metrics, client)

@@ -96,7 +96,7 @@ async def test_intake_and_projections_answer_readiness_and_metrics(
         await declare_all(nc.jetstream(), Settings())
     finally:
         await nc.close()
-    assert set(wait_ready(settings.intake_port)) == {"nats", "streams", "store"}
+    assert set(wait_ready(settings.intake_port)) == {"nats", "streams", "store", "audit"}
     assert metric(settings.intake_port, "referral_loop_nats_connected") == 1
     caught_up = lambda: metric(settings.ops_port, "referral_loop_follower_lag", follower="projections") == 0  # noqa: E731
     wait_until(caught_up, 30, "the views caught up")
