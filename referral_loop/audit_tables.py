@@ -49,9 +49,23 @@ def open_sqlite(settings: Settings) -> sqlite3.Connection:
     return connection
 
 
+OWNED_BY_ANOTHER = (
+    "SELECT pg_get_userbyid(relowner) <> current_user FROM pg_class WHERE oid = to_regclass('audit_log')"
+)
+
+
 def open_postgres(settings: Settings) -> psycopg.Connection[Any]:
+    """A connection, the table and its triggers created (or kept current) unless another role
+    owns them: the least-privilege set-up docs/security.md advises (the app's role holding only
+    INSERT and SELECT) then opens without asking for rights it must not have."""
     connection = connect_postgres(settings)
-    with connection.transaction():
-        for statement in POSTGRES_SCHEMA:
-            connection.execute(statement)
+    if not _owned_by_another(connection):
+        with connection.transaction():
+            for statement in POSTGRES_SCHEMA:
+                connection.execute(statement)
     return connection
+
+
+def _owned_by_another(connection: psycopg.Connection[Any]) -> bool:
+    row = connection.execute(OWNED_BY_ANOTHER).fetchone()
+    return bool(row and row[0])
