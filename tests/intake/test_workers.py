@@ -3,6 +3,7 @@ both after they answer what is in flight (exit 0), and every 202 they gave is in
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -74,3 +75,19 @@ def test_two_intake_workers_share_the_port_and_stop_together(
     assert all(ticks >= 5 for ticks in busy.values()), f"both workers took requests: {busy}"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "both workers stopped"
     wait_until(lambda: recorded(settings, set(accepted)), 60, "every acknowledged referral in the store")
+
+
+def test_a_worker_that_dies_takes_the_others_down_for_a_restart(
+    tmp_path: Path, nats_server: NatsServer, services: ProcessRegistry
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, nats_url=nats_server.url, intake_port=free_port(), intake_workers=2
+    )
+    ensure_local_users(settings.users_path)
+    services.start("store-writer", settings).wait_for_log("store writer recording", timeout=30)
+    intake = services.start("intake", settings)
+    wait_ready(settings.intake_port)
+    first, second = workers_of(intake.process.pid)
+    os.kill(first, signal.SIGKILL)
+    assert intake.process.wait(timeout=30) != 0  # whatever supervises intake sees it fail
+    wait_until(lambda: not Path(f"/proc/{second}").exists(), 10, "the other worker stopped too")
