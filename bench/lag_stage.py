@@ -66,7 +66,7 @@ def lag_run(n: int, rate: float, store: str = "sqlite") -> dict[str, Any]:
         stop.callback(lambda: stop_all(stack.children.values()))
         for name in ("store-writer", "projections"):
             stack.children[name] = Child.start(name, stack.settings)
-        wait_http(f"http://127.0.0.1:{stack.settings.ops_port}/healthz", stack)
+        wait_http(f"http://127.0.0.1:{stack.settings.ops_port}/healthz", stack.check)
         freeze_startup_objects()  # the facts to publish: no full collection rescans them mid-run
         return asyncio.run(watched(stack, facts, rate))
 

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,10 +88,11 @@ def stop_all(children: Iterable[Child]) -> None:
             process.wait()
 
 
-def wait_http(url: str, stack: Stack) -> None:
+def wait_http(url: str, alive: Callable[[], None]) -> None:
+    """Until `url` answers 200; `alive()` raises if what should answer has exited."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        stack.check()
+        alive()
         try:
             with urllib.request.urlopen(url, timeout=1.0) as answer:
                 if answer.status == 200:
@@ -132,7 +133,7 @@ def running_stack(
         for name in services:
             stack.children[name] = Child.start(name, settings)
         if "intake" in stack.children:
-            wait_http(f"{settings.base_url}/readyz", stack)
+            wait_http(f"{settings.base_url}/readyz", stack.check)
         if "projections" in stack.children:
-            wait_http(f"http://127.0.0.1:{settings.ops_port}/healthz", stack)
+            wait_http(f"http://127.0.0.1:{settings.ops_port}/healthz", stack.check)
         yield stack

@@ -12,10 +12,9 @@ store append (record_batch in batches of the writer's size, no bus).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import time
-import urllib.request
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import nats
 
 from bench.common import received_facts
 from bench.observe import StoreWatch
-from bench.stack import READY_TIMEOUT_S, postgres_store, stack_settings
+from bench.stack import postgres_store, stack_settings, wait_http
 from contracts import Fact
 from contracts.events import ReferralReceived
 from referral_loop.devstack import Child
@@ -72,19 +71,12 @@ async def timed(settings: Settings, facts: list[ReferralReceived], writer: Child
     return len(facts) / (done - started)
 
 
-def ready(url: str, writer: Child) -> None:
-    """Wait until the writer is ready (NATS connected, store open): its start-up (imports,
-    opening the store) is not part of the sustained rate, and would take a core from the
-    publisher inside the timed window."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
+def writer_alive(writer: Child) -> Callable[[], None]:
+    def alive() -> None:
         if writer.process.poll() is not None:
             raise RuntimeError("the store writer exited")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1.0) as answer:
-            if answer.status == 200:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {READY_TIMEOUT_S:.0f}s")
+
+    return alive
 
 
 async def declared(settings: Settings) -> None:
@@ -109,7 +101,8 @@ def stage_rate(facts: list[ReferralReceived], store: str = "sqlite") -> float:
             asyncio.run(declared(settings))
             writer = Child.start("store-writer", settings)
             try:
-                ready(f"http://127.0.0.1:{settings.store_writer_ops_port}/readyz", writer)
+                # its start-up (imports, opening the store) is not part of the sustained rate
+                wait_http(f"http://127.0.0.1:{settings.store_writer_ops_port}/readyz", writer_alive(writer))
                 return asyncio.run(timed(settings, facts, writer))
             finally:
                 writer.stop()
