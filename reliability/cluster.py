@@ -100,7 +100,7 @@ class Cluster:
             self.node(name).wait_ready(timeout=READY_TIMEOUT_S)
             return
         self.start(name)
-        wait_http(f"{self.ops_url(name)}/healthz", self)  # type: ignore[arg-type]
+        wait_http(f"{self.ops_url(name)}/healthz", self.check)
 
 
 def _leading(ops_url: str) -> bool:
@@ -179,6 +179,6 @@ def running_cluster(root: Path) -> Iterator[Cluster]:
 
 
 def wait_ready(cluster: Cluster) -> None:
-    wait_http(f"{cluster.settings.base_url}/readyz", cluster)  # type: ignore[arg-type]
+    wait_http(f"{cluster.settings.base_url}/readyz", cluster.check)
     for name in cluster.replica_settings:
-        wait_http(f"{cluster.ops_url(name)}/healthz", cluster)  # type: ignore[arg-type]
+        wait_http(f"{cluster.ops_url(name)}/healthz", cluster.check)

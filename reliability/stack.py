@@ -54,9 +54,9 @@ class KillableStack:
             return
         self.stack.children[name] = Child.start(name, self.settings)
         if name == "intake":
-            wait_http(f"{self.settings.base_url}/readyz", self.stack)
+            wait_http(f"{self.settings.base_url}/readyz", self.stack.check)
         elif name == "projections":
-            wait_http(f"http://127.0.0.1:{self.settings.ops_port}/healthz", self.stack)
+            wait_http(f"http://127.0.0.1:{self.settings.ops_port}/healthz", self.stack.check)
 
     def check(self) -> None:
         """Raise if a process exited on its own (a killed one is restarted before this is asked)."""
