@@ -35,16 +35,11 @@ class Phi:
     summary: ConsultSummary | None
 
 
-def lookup(keys: PatientKeys, key_ids: set[str]) -> dict[str, bytes | None]:
-    """The data keys by id (None: destroyed), one lookup (or none, from the cache)."""
-    return keys.keys(key_ids) if key_ids else {}
-
-
 def page_keys(keys: PatientKeys, page: Sequence[Recorded]) -> dict[str, DataKey]:
     """The data keys the page's facts are sealed under, one lookup for all (mostly cached: the
     follower has just read them to open the facts)."""
     wanted = {r.patient_key_id for r in page if r.patient_key_id}
-    return {key_id: DataKey(key_id, key) for key_id, key in lookup(keys, wanted).items()}
+    return {key_id: DataKey(key_id, key) for key_id, key in keys.keys(wanted).items()}
 
 
 def key_of(recorded: Recorded, keys: dict[str, DataKey]) -> DataKey | None:
@@ -60,7 +55,7 @@ def open_phi(keys: PatientKeys, cases: Iterable[FeedbackCase]) -> dict[UUID, Phi
     """Each case's PHI opened (None: the patient was forgotten), their keys in one lookup."""
     chosen = list(cases)
     wanted = {k for case in chosen for data in _boxes(case) if (k := sealed_key(data))}
-    found = lookup(keys, wanted)
+    found = keys.keys(wanted)
     return {case.id: opened(case, found) for case in chosen}
 
 
