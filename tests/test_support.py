@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
-
 from referral_loop.settings import Settings
+from referral_loop.store.config import connect_postgres
 from tests.support.processes import ProcessRegistry, wait_until
 
 
@@ -16,15 +15,8 @@ def test_store_settings_reach_their_store(store_settings: Settings, tmp_path: Pa
     if store_settings.store == "sqlite":
         assert store_settings.sqlite_file.parent == tmp_path
         return
-    s = store_settings
-    with psycopg.connect(
-        host=s.postgres_host,
-        port=s.postgres_port,
-        user=s.postgres_user,
-        dbname=s.postgres_dbname,
-        password=s.postgres_password.get_secret_value(),
-    ) as connection:
-        assert connection.execute("SELECT current_database()").fetchone() == (s.postgres_dbname,)
+    with connect_postgres(store_settings) as connection:
+        assert connection.execute("SELECT current_database()").fetchone() == (store_settings.postgres_dbname,)
 
 
 def test_service_process_reads_settings_from_env(services: ProcessRegistry, tmp_path: Path) -> None:

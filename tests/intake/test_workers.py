@@ -7,14 +7,13 @@ import os
 import signal
 import threading
 from pathlib import Path
-from uuid import UUID
 
 from referral_loop.settings import Settings
-from referral_loop.store.config import open_ledger
 from referral_loop.users import ensure_local_users
 from tests.ops.support import wait_ready
 from tests.support.processes import ProcessRegistry, free_port, wait_until
 from tests.support.servers import NatsServer
+from tests.support.store import all_recorded
 from tests.support.submitting import keep_submitting
 
 CLIENTS = 8
@@ -36,14 +35,6 @@ def workers_of(pid: int) -> list[int]:
 def cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return int(fields[11]) + int(fields[12])
-
-
-def recorded(settings: Settings, referral_ids: set[str]) -> bool:
-    ledger = open_ledger(settings)
-    try:
-        return all(ledger.referral(UUID(rid)) is not None for rid in referral_ids)
-    finally:
-        ledger.close()
 
 
 def test_two_intake_workers_share_the_port_and_stop_together(
@@ -74,7 +65,7 @@ def test_two_intake_workers_share_the_port_and_stop_together(
     assert other == []
     assert all(ticks >= 5 for ticks in busy.values()), f"both workers took requests: {busy}"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "both workers stopped"
-    wait_until(lambda: recorded(settings, set(accepted)), 60, "every acknowledged referral in the store")
+    wait_until(lambda: all_recorded(settings, set(accepted)), 60, "every acknowledged referral in the store")
 
 
 def test_a_worker_that_dies_takes_the_others_down_for_a_restart(

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import nats
 
@@ -21,7 +21,7 @@ from tests.support import referrals as make
 from tests.support.bus import declare_all, publish
 from tests.support.processes import ProcessRegistry, free_port, wait_until
 from tests.support.servers import NatsServer
-from tests.support.store import recorded_event_ids
+from tests.support.store import all_recorded, recorded_event_ids
 from tests.support.submitting import keep_submitting
 
 
@@ -97,15 +97,7 @@ async def test_intake_answers_the_requests_in_flight_and_every_202_is_recorded(
         client.join(30)
     assert other == []
     wanted = set(accepted)
-
-    def all_recorded() -> bool:
-        ledger = open_ledger(settings)
-        try:
-            return all(ledger.referral(UUID(rid)) is not None for rid in wanted)
-        finally:
-            ledger.close()
-
-    wait_until(all_recorded, 60, "every acknowledged referral in the store")
+    wait_until(lambda: all_recorded(settings, wanted), 60, "every acknowledged referral in the store")
 
 
 async def test_projections_stop_between_pages_and_go_on_from_there(

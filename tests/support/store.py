@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from uuid import UUID
 
+from referral_loop.settings import Settings
+from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import ReferralLedger
 
 PAGE = 1000
@@ -21,3 +25,12 @@ def recorded_event_ids(ledger: ReferralLedger) -> Counter[str]:
         if len(page) < PAGE:
             return counts
         start = page[-1].id + 1
+
+
+def all_recorded(settings: Settings, referral_ids: Iterable[str]) -> bool:
+    """Whether the store holds every one of these referrals (opened afresh for the question)."""
+    ledger = open_ledger(settings)
+    try:
+        return all(ledger.referral(UUID(rid)) is not None for rid in referral_ids)
+    finally:
+        ledger.close()
