@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field, TypeAdapter
 
 from contracts.envelope import Fact
 from contracts.fields import Email, LongText, ShortText
-from contracts.forgetting import FORGOTTEN_CONTEXT
+from contracts.forgetting import FORGOTTEN_CONTEXT, STORED_CONTEXT
 from contracts.referral import Contract, Referral
 
 
@@ -237,7 +237,8 @@ def parse_fact(raw: bytes | str) -> Fact:
 
 
 def fact_from_dict(raw: dict[str, object], forgotten: bool = False) -> Fact:
-    """Decode one fact from a JSON-like dict (as kept in the event store). `forgotten`: the
+    """Decode one fact from a JSON-like dict as kept in the event store (`STORED_CONTEXT`: absolute
+    bounds only). `forgotten`: the
     patient's details in it were erased and replaced by `contracts.forgetting`'s placeholders."""
-    fact: Fact = _FACT.validate_python(raw, context=FORGOTTEN_CONTEXT if forgotten else None)
+    fact: Fact = _FACT.validate_python(raw, context=FORGOTTEN_CONTEXT if forgotten else STORED_CONTEXT)
     return fact

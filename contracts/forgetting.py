@@ -15,7 +15,10 @@ FORGOTTEN: Final = "[forgotten]"
 """Every erased text (names, MRN, member id, reasons, notes, the consult summary's text)."""
 FORGOTTEN_BIRTH_DATE: Final = date(1, 1, 1)
 """An erased date of birth: a date no patient has, accepted only under FORGOTTEN_CONTEXT."""
-FORGOTTEN_CONTEXT: Final = {"forgotten": True}
+STORED_CONTEXT: Final = {"stored": True}
+"""Validating a fact a store recorded: only the absolute bounds apply (`contracts.bounds`), never
+the ones relative to the present, so a fact valid when recorded replays the same years later."""
+FORGOTTEN_CONTEXT: Final = {"stored": True, "forgotten": True}
 
 
 def decoding_forgotten(context: Any) -> bool:

@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from contracts import AnyFact, Fact, fact_from_dict
+from contracts.forgetting import STORED_CONTEXT
 from referral_loop.store.ledger import ReferralLedger
 from referral_loop.store.opening import Opened, open_facts
 from referral_loop.store.patient_phi import SEALED, sealed_key
@@ -66,7 +67,7 @@ def stored_fact(mapper: Mapper[UUID], stored: StoredEvent) -> Fact | dict[str, A
     if SEALED_MARK in state:
         sealed: dict[str, Any] = json.loads(state)["fact"]
         return sealed
-    fact: Fact = _STATE.validate_json(state)["fact"]
+    fact: Fact = _STATE.validate_json(state, context=STORED_CONTEXT)["fact"]
     return fact
 
 
