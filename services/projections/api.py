@@ -3,6 +3,7 @@
 Every endpoint is a GET for a signed-in caller of any role (worklists, which name patients: any
 role but ops) and also answers CSV
 with `?format=csv`. Months are 'YYYY-MM'; a range defaults to the 12 months ending this month.
+Months and `as_of` must fall in the years 1990 to 2100 (`params.py`): a 422 naming them otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, BeforeValidator
 
 from referral_loop.audited import Access, audited
 from referral_loop.auth import AggregateReader, PatientReader
@@ -33,54 +33,22 @@ from services.projections.models import (
     WorkItem,
     Worklists,
 )
+from services.projections.params import MAX_MONTHS as MAX_MONTHS  # re-exported for the report CLI
+from services.projections.params import AsOf, Month
+from services.projections.params import check_month as check_month
+from services.projections.params import parse_as_of as parse_as_of
+from services.projections.params import resolve_range as resolve_range
 from services.projections.queries.kpis import cms50, kpis, scorecards
 from services.projections.queries.trends import trends
-from services.projections.queries.volume import MONTH, parse_month, shift_month, volume
+from services.projections.queries.volume import volume
 from services.projections.queries.worklists import worklists
 
 P = ParamSpec("P")
 T = TypeVar("T")
-MAX_MONTHS = 60
-
-
-def check_month(value: str | None) -> str | None:
-    if value and not MONTH.fullmatch(value):
-        raise ValueError("use a month as YYYY-MM, e.g. 2026-06")
-    return value or None
-
-
-def resolve_range(first: str | None, last: str | None) -> tuple[tuple[str, str], dict[str, str]]:
-    """The months asked for, defaults filled in (12 months ending this month), and field errors."""
-    last = last or datetime.now(UTC).strftime("%Y-%m")
-    first = first or shift_month(last, -11)
-    (first_year, first_number), (last_year, last_number) = parse_month(first), parse_month(last)
-    span = (last_year - first_year) * 12 + last_number - first_number + 1
-    if span < 1:
-        return (first, last), {"to": "must not be before from"}
-    return (first, last), {"to": f"at most {MAX_MONTHS} months from from"} if span > MAX_MONTHS else {}
-
-
-def parse_as_of(text: str) -> datetime:
-    """A date (as known at the end of that day, UTC) or an ISO time (UTC unless it says otherwise)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError("use a date (2026-06-30) or a time (2026-06-30T17:00:00Z)") from None
-    if ":" not in text:
-        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 router = APIRouter(prefix="/api", tags=["reports"])
 CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "JSON or CSV"}}
 LISTS = Literal["to_schedule", "scheduled", "awaiting_report", "overdue", "closed"]
 
-Month = Annotated[str | None, AfterValidator(check_month)]
-AsOf = Annotated[
-    datetime | None,
-    BeforeValidator(lambda v: parse_as_of(v) if isinstance(v, str) else v),
-    Query(description="As known at this moment (recorded by then): a date (end of that day, UTC) or a time."),
-]
 Format = Annotated[Literal["json", "csv"], Query(alias="format", description="json (default) or csv")]
 
 

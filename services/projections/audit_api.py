@@ -1,14 +1,14 @@
 """The audit log's query endpoint, for admins only: who accessed PHI, which referrals, the outcome.
 
 `GET /api/audit?who=&referral=&what=&outcome=&since=&until=&limit=` answers the entries, newest
-first. Reading the audit log is itself recorded (`search` on `audit`), refusals included.
+first; `since` and `until` must fall in the years 1990 to 2100 (`params.py`). Reading the audit
+log is itself recorded (`search` on `audit`), refusals included.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from referral_loop.audit import AuditQuery, Outcome
 from referral_loop.audited import Access, audited
 from referral_loop.auth import api
 from referral_loop.users import Role, User
+from services.projections.params import Moment
 
 router = APIRouter(prefix="/api", tags=["audit"])
 Admin = Annotated[User, Depends(api(frozenset({Role.ADMIN})))]
@@ -32,8 +33,8 @@ async def get_audit(
     referral: UUID | None = None,
     what: Annotated[str | None, Query(max_length=50)] = None,
     outcome: Outcome | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
     """Audit entries matching every filter given (times in ISO 8601), newest first."""

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from referral_loop.audited import Access, audited
 from referral_loop.auth import AGGREGATE_READERS, PATIENT_READERS, Public, StaffUser, page
-from services.projections.api import all_items, check_month, resolve_range, run
+from services.projections.api import all_items, run
 from services.projections.charts import Series, bar_chart
 from services.projections.db import Database
 from services.projections.models import (
@@ -31,6 +31,7 @@ from services.projections.models import (
     VolumeReport,
     Worklists,
 )
+from services.projections.params import check_month, resolve_range
 from services.projections.queries.kpis import scorecards
 from services.projections.queries.trends import trends
 from services.projections.queries.volume import shift_month, volume
