@@ -26,13 +26,14 @@ class DeadlinePolicy:
         return add_business_days(seen_at.astimezone(self.timezone), self.default_business_days)
 
     def reached(self, due_at: datetime, now: datetime) -> list[str]:
-        """Which deadlines have been reached by `now`: 'due_soon', then 'overdue'."""
-        names = []
-        if now >= due_at - self.warning:
-            names.append("due_soon")
+        """The deadline reached by `now`: 'overdue' from the due time on, 'due_soon' from `warning`
+        before it until then, none before. Never both: once the due time has passed, 'due soon'
+        is no news (a watch that missed it fires only 'overdue')."""
         if now >= due_at:
-            names.append("overdue")
-        return names
+            return ["overdue"]
+        if now >= due_at - self.warning:
+            return ["due_soon"]
+        return []
 
 
 def add_business_days(moment: datetime, days: int) -> datetime:

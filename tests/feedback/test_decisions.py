@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import Fact
 from contracts.events import Delivery, ReportSent, ReturnVisit, ReturnVisitScheduled
-from referral_loop.deadlines import DeadlinePolicy, add_business_days
+from referral_loop.deadlines import DeadlinePolicy
 from services.feedback import commands
 from services.feedback.case import FeedbackCase, OfficeTally
 from services.feedback.outbox import Outbox
@@ -62,14 +62,10 @@ def test_a_later_return_visit_moves_the_due_time() -> None:
 
 def test_with_no_return_visit_the_report_is_due_two_business_days_after_the_visit() -> None:
     rid = uuid4()
-    seen = make.seen(rid)
+    friday_evening = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # Friday 20:00 in New York
+    seen = make.seen(rid).model_copy(update={"occurred_at": friday_evening})
     case = case_of(decide(make.received(rid, return_visit_on=None), seen), rid)
-    assert case.due() == add_business_days(seen.occurred_at.astimezone(POLICY.timezone), 2)
-
-
-def test_business_days_skip_the_weekend() -> None:
-    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-    assert add_business_days(friday, 2) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    assert case.due() == datetime(2026, 11, 24, 20, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
 def test_the_first_referral_from_an_office_is_counted_as_first_and_the_next_as_second() -> None:
@@ -90,11 +86,11 @@ def test_a_report_sent_elsewhere_is_not_sent_again() -> None:
     assert case.sent == {"report": "<report.x@p>"}
 
 
-def test_deadlines_are_reached_in_order() -> None:
+def test_deadlines_are_reached_in_order_and_never_both_at_once() -> None:
     due = datetime(2026, 12, 14, tzinfo=UTC)
     assert POLICY.reached(due, due - timedelta(hours=25)) == []
     assert POLICY.reached(due, due - timedelta(hours=23)) == ["due_soon"]
-    assert POLICY.reached(due, due) == ["due_soon", "overdue"]
+    assert POLICY.reached(due, due) == ["overdue"]
 
 
 def test_a_forgotten_patient_is_owed_no_letter_and_no_deadline_is_watched() -> None:
