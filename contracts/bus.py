@@ -31,6 +31,9 @@ ACK_WAIT_S = 10.0
 MAX_DELIVER = 100
 """A server-side backstop only: the store writer dead-letters a fact it cannot record long before."""
 
+DEADLETTER_MAX_AGE_S = 30 * 24 * 3600.0
+"""How long a dead letter is kept by default: long enough for ops to look, not for ever (PHI)."""
+
 REASON_HEADER = "Referral-Loop-Reason"
 """On a dead-lettered message: why it could not be recorded."""
 
@@ -62,13 +65,16 @@ def referrals_stream(replicas: int = 1) -> StreamConfig:
     )
 
 
-def deadletter_stream(replicas: int = 1) -> StreamConfig:
-    """Facts that could never be recorded, each with its reason in a header."""
+def deadletter_stream(replicas: int = 1, max_age_s: float = DEADLETTER_MAX_AGE_S) -> StreamConfig:
+    """Facts that could never be recorded, each with its reason in a header; they hold PHI, so
+    they are kept `max_age_s` (an existing stream is brought to it when it is declared)."""
     return StreamConfig(
         name=DEADLETTER_STREAM,
         subjects=[f"{DEADLETTER_PREFIX}.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
         num_replicas=replicas,
     )
 

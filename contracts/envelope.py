@@ -7,9 +7,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime
-
-from contracts.fields import ShortText
+from contracts.fields import EventTime, RecordedTime, ShortText
 from contracts.referral import Contract
 
 
@@ -37,8 +35,8 @@ class Fact(Contract):
     type: str
     schema_version: int
     referral_id: UUID
-    occurred_at: AwareDatetime
-    recorded_at: AwareDatetime
+    occurred_at: EventTime
+    recorded_at: RecordedTime
     actor: Actor
     data: Any
 

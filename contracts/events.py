@@ -6,15 +6,14 @@ JSON Schema of each version and a test fails when a schema changes without a bum
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from contracts.envelope import Fact
-from contracts.fields import Email, LongText, ShortText
+from contracts.fields import Email, LongText, RecordedTime, ScheduledDate, ScheduledTime, ShortText
 from contracts.forgetting import FORGOTTEN_CONTEXT, STORED_CONTEXT
 from contracts.referral import Contract, Referral
 
@@ -32,13 +31,13 @@ class OptionalReason(Contract):
 
 
 class Appointment(Contract):
-    appointment_at: AwareDatetime
+    appointment_at: ScheduledTime
     provider: ShortText | None = None
     location: ShortText | None = None
 
 
 class MissedAppointment(Contract):
-    appointment_at: AwareDatetime | None = None
+    appointment_at: ScheduledTime | None = None
 
 
 class ConsultSummary(Contract):
@@ -52,7 +51,7 @@ class ConsultSummary(Contract):
 
 
 class ReturnVisit(Contract):
-    return_visit_on: date = Field(description="The patient's next visit with the referring provider.")
+    return_visit_on: ScheduledDate = Field(description="The patient's next visit with the referring provider.")
 
 
 class Delivery(Contract):
@@ -71,7 +70,7 @@ class FeedbackKind(StrEnum):
 class Deadline(Contract):
     """When the consult report is due: before the patient's return visit to the referring provider."""
 
-    due_at: AwareDatetime
+    due_at: RecordedTime
 
 
 class DeliveryFailed(Contract):
@@ -173,6 +172,15 @@ class ReportOverdue(Fact):
     data: Deadline
 
 
+class ReportLate(Fact):
+    """The consult report went out after its due time (`due_at`): feedback records it when the
+    server accepted the report, instead of escalating; the late-report KPI counts it."""
+
+    type: Literal["ReportLate"] = "ReportLate"
+    schema_version: Literal[1] = 1
+    data: Deadline
+
+
 class FeedbackFailed(Fact):
     type: Literal["FeedbackFailed"] = "FeedbackFailed"
     schema_version: Literal[1] = 1
@@ -202,6 +210,7 @@ FACT_TYPES: dict[str, type[Fact]] = {
         AcknowledgementSent,
         ReportDueSoon,
         ReportOverdue,
+        ReportLate,
         FeedbackFailed,
         PatientForgotten,
     )
@@ -222,6 +231,7 @@ AnyFact = Annotated[
     | AcknowledgementSent
     | ReportDueSoon
     | ReportOverdue
+    | ReportLate
     | FeedbackFailed
     | PatientForgotten,
     Field(discriminator="type"),

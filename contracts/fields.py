@@ -1,7 +1,10 @@
-"""Validated field types shared by every event: NPI, ICD-10-CM, E.164 phones, bounded text.
+"""Validated field types shared by every event: NPI, ICD-10-CM, phones, clean text, dates in range.
 
 Each type fails with a message that says what is wrong, so an API or form error can name
-the field and the fix.
+the field and the fix. Checks that depend on the present or on reference data (a date's range
+from today, the ICD-10-CM code set, parsing a national phone number, control characters) run at
+the edge; a fact a store recorded is validated with STORED_CONTEXT against its shape and the
+absolute date bounds only (`contracts.bounds`), so it replays as it was recorded.
 """
 
 from __future__ import annotations
@@ -11,21 +14,37 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, StringConstraints, ValidationInfo, WithJsonSchema
 from pydantic.networks import validate_email
 
-from contracts.forgetting import FORGOTTEN_BIRTH_DATE, decoding_forgotten
+from contracts import icd10_cm
+from contracts.bounds import (
+    check_birth_day,
+    check_event_time,
+    check_recorded_time,
+    check_schedule_date,
+    check_schedule_time,
+)
+from contracts.forgetting import FORGOTTEN_BIRTH_DATE, decoding_forgotten, validating_stored
+from contracts.phones import check_phone
+from contracts.text import check_multi_line, check_one_line
 
 SHORT_TEXT = 200
 LONG_TEXT = 4000
-MAX_AGE_YEARS = 130
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LONG_TEXT)]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT),
+    AfterValidator(check_one_line),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=LONG_TEXT),
+    AfterValidator(check_multi_line),
+]
 EMAIL_MAX = 254
 
 _ICD10_CM = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def luhn_is_valid(digits: str) -> bool:
@@ -48,24 +67,16 @@ def check_npi(value: str) -> str:
     return value
 
 
-def check_icd10_cm(value: str) -> str:
-    """An ICD-10-CM code: a letter, two characters, then an optional dot and up to four more."""
+def check_icd10_cm(value: str, info: ValidationInfo) -> str:
+    """An ICD-10-CM code of the current code set (shape only for a recorded fact), with its dot."""
     code = value.strip().upper()
     if not _ICD10_CM.fullmatch(code):
         raise ValueError(
             "an ICD-10-CM code is a letter, a digit, a character, then up to four more (e.g. I10, E11.9)"
         )
-    if "." not in code and len(code) > 3:
-        code = f"{code[:3]}.{code[3:]}"
-    return code
-
-
-def check_e164(value: str) -> str:
-    """A phone or fax number in E.164 form: +, country code, number; spaces and dashes allowed."""
-    compact = re.sub(r"[\s().-]", "", value)
-    if not _E164.fullmatch(compact):
-        raise ValueError("use international E.164 form, e.g. +1 555 010 0199")
-    return compact
+    if not validating_stored(info.context) and not icd10_cm.exists(code):
+        raise ValueError(f"{icd10_cm.with_dot(code)} is not in the ICD-10-CM code set")
+    return icd10_cm.with_dot(code)
 
 
 @lru_cache(maxsize=8192)
@@ -78,22 +89,25 @@ def check_email(value: str) -> str:
 
 
 def check_birth_date(value: date, info: ValidationInfo) -> date:
-    """A plausible date of birth: not in the future and not more than 130 years ago (or, in a
-    stored fact whose patient was forgotten, the erased date's placeholder)."""
+    """A plausible date of birth (`bounds.check_birth_day`); or, in a stored fact whose patient
+    was forgotten, the erased date's placeholder, which no submission may carry."""
     if value == FORGOTTEN_BIRTH_DATE and decoding_forgotten(info.context):
         return value
-    today = date.today()
-    if value > today:
-        raise ValueError("a date of birth cannot be in the future")
-    if value < today.replace(year=today.year - MAX_AGE_YEARS, day=min(today.day, 28)):
-        raise ValueError(f"a date of birth more than {MAX_AGE_YEARS} years ago is not plausible")
-    return value
+    return check_birth_day(value, info)
 
 
 NPI = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(check_npi)]
 ICD10Code = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_icd10_cm)]
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(check_e164)]
+Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(check_phone)]
 BirthDate = Annotated[date, AfterValidator(check_birth_date)]
+EventTime = Annotated[AwareDatetime, AfterValidator(check_event_time)]
+"""When something happened: from 1990, not in the future (beyond a few minutes' clock skew)."""
+RecordedTime = Annotated[AwareDatetime, AfterValidator(check_recorded_time)]
+"""A time the system set (recorded, due): between 1990 and 2200."""
+ScheduledTime = Annotated[AwareDatetime, AfterValidator(check_schedule_time)]
+"""An appointment: within a few years of now."""
+ScheduledDate = Annotated[date, AfterValidator(check_schedule_date)]
+"""A visit's or a requested-by day: within a few years of now."""
 Email = Annotated[
     str,
     StringConstraints(max_length=EMAIL_MAX),

@@ -21,6 +21,11 @@ the ones relative to the present, so a fact valid when recorded replays the same
 FORGOTTEN_CONTEXT: Final = {"stored": True, "forgotten": True}
 
 
+def validating_stored(context: Any) -> bool:
+    """Whether a validation runs on a fact a store recorded (STORED_CONTEXT or FORGOTTEN_CONTEXT)."""
+    return isinstance(context, dict) and context.get("stored") is True
+
+
 def decoding_forgotten(context: Any) -> bool:
     """Whether a validation runs on a fact whose patient was forgotten."""
     return isinstance(context, dict) and context.get("forgotten") is True

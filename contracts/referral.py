@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.fields import NPI, BirthDate, Email, ICD10Code, LongText, Phone, ShortText
+from contracts.fields import NPI, BirthDate, Email, ICD10Code, LongText, Phone, ScheduledDate, ShortText
 
 
 class Contract(BaseModel):
@@ -89,8 +88,8 @@ class Referral(Contract):
     reason: LongText
     diagnosis_codes: list[ICD10Code] = Field(default_factory=list, max_length=12)
     priority: Priority = Priority.ROUTINE
-    requested_by: date | None = None
-    return_visit_on: date | None = Field(
+    requested_by: ScheduledDate | None = None
+    return_visit_on: ScheduledDate | None = Field(
         None, description="The patient's next visit with the referring provider, if known."
     )
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)

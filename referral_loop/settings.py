@@ -36,6 +36,19 @@ class Settings(BaseSettings):
         None, description="Certificate of `make run`'s nats-server (with nats_tls_key_file: TLS on)."
     )
     nats_tls_key_file: Path | None = Field(None, description="Private key of that certificate.")
+    nats_monitor_port: int = Field(
+        8222, ge=0, description="Monitoring port of `make run`'s nats-server, on 127.0.0.1 only (0: any free)."
+    )
+    jetstream_key: SecretStr | None = Field(
+        None, description="JetStream encryption key of `make run`'s nats-server (a secret: environment only)."
+    )
+    jetstream_key_file: Path | None = Field(None, description="A secrets file holding the JetStream key.")
+    jetstream_cipher: Literal["chachapoly", "aes"] = Field(
+        "chachapoly", description="JetStream's cipher at rest: ChaCha20-Poly1305 or AES-GCM."
+    )
+    deadletter_max_age_days: float = Field(
+        30.0, gt=0, description="How long the dead-letter stream keeps a fact (they hold PHI)."
+    )
 
     store: Literal["sqlite", "postgres"] = Field("sqlite", description="Event store backend.")
     sqlite_path: Path | None = Field(
@@ -61,6 +74,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256_000, description="Largest request body intake and the ops app accept.")
     session_idle_minutes: float = Field(15.0, gt=0, description="Staff sessions end after this long idle.")
     login_attempts_per_minute: int = Field(30, ge=1, description="Sign-in attempts per client per minute.")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Addresses of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto intake and "
+        "the ops app trust (comma-separated); empty: none, the TCP peer is the client.",
+    )
     submissions_per_minute: int = Field(
         6000, ge=1, description="Submissions (referrals and their facts) per user per minute."
     )
@@ -101,6 +119,9 @@ class Settings(BaseSettings):
     practice_email: str = Field("referrals@practice.example", description="From address of every email.")
     ops_email: str = Field("ops@practice.example", description="Where escalations go.")
     practice_timezone: str = Field("UTC", description="The practice's time zone (for due times).")
+    phone_region: str = Field(
+        "US", description="Country (ISO 3166, e.g. US, GB) of phone numbers given without +country code."
+    )
     acknowledge_referrals: bool = Field(
         True, description="Email the referring office when a referral arrives."
     )
@@ -115,6 +136,12 @@ class Settings(BaseSettings):
         None, description="Directory of templates overriding the built-in ones."
     )
     mail_sink_port: int = Field(1025, description="Port of the embedded SMTP sink of `make run`.")
+    run_restart_limit: int = Field(
+        5, ge=0, description="`make run`: restarts in a row of a process that keeps dying before all stop."
+    )
+    run_restart_backoff_s: float = Field(
+        0.5, gt=0, description="`make run`: wait before the first restart of a dead process (doubles, to 30 s)."
+    )
 
     views_sqlite_path: Path | None = Field(
         None, description="SQLite file of the read models; default data_dir/store/views.sqlite."
@@ -146,6 +173,11 @@ class Settings(BaseSettings):
     audit_sqlite_path: Path | None = Field(
         None, description="SQLite file of the audit log; default data_dir/store/audit.sqlite."
     )
+    sessions_sqlite_path: Path | None = Field(
+        None,
+        description="SQLite file of staff sessions, OIDC sign-ins under way and sign-in attempts, shared "
+        "by every intake and ops process; default data_dir/store/sessions.sqlite.",
+    )
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = Field(
@@ -172,6 +204,10 @@ class Settings(BaseSettings):
     @property
     def audit_sqlite_file(self) -> Path:
         return self.audit_sqlite_path or self.data_dir / "store" / "audit.sqlite"
+
+    @property
+    def sessions_sqlite_file(self) -> Path:
+        return self.sessions_sqlite_path or self.data_dir / "store" / "sessions.sqlite"
 
     @property
     def nats_secrets_path(self) -> Path:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contracts import Fact, events
+from contracts.fields import EventTime
 from contracts.referral import Referral
 from referral_loop.audited import Access, audited
 from referral_loop.auth import PatientReader, Recorder, Submitter
@@ -36,7 +37,7 @@ ReadingOne = Annotated[Access, Depends(audited("read", "referral"))]
 
 
 class ReferralSubmission(Referral):
-    received_at: AwareDatetime | None = Field(
+    received_at: EventTime | None = Field(
         None, description="When the referral reached the practice (starts the waiting clock); default now."
     )
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from nats.aio.client import Client
 
 from contracts import bus
+from contracts.phones import set_default_region
 from referral_loop.audit import AuditLog
 from referral_loop.bus import connect
 from referral_loop.guard import protect
@@ -45,6 +46,7 @@ async def _connect_until_up(settings: Settings, intake: Intake) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    set_default_region(settings.phone_region)  # national numbers are the practice's country's
     intake = Intake(publisher=None, reader=ReferralReader(open_ledger(settings)), base_url=settings.base_url)
 
     @contextlib.asynccontextmanager
@@ -57,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         await threads.finished()  # no readiness probe still in the store as it closes
         intake.reader.ledger.close()
         app.state.audit.close()
+        app.state.guard.close()
 
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)
     app.state.intake = intake

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, create_model
+from pydantic import BaseModel, create_model
 
 from contracts import Actor, ActorKind, Fact
+from contracts.fields import EventTime
 from referral_loop.store.referral import ALLOWED_FROM, Status
 from referral_loop.users import User
 from services.intake.idempotency import event_id_for
@@ -25,15 +26,13 @@ def with_occurred_at(model: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         f"{model.__name__}Request",
         __base__=model,
-        occurred_at=(AwareDatetime | None, None),
+        occurred_at=(EventTime | None, None),
     )
 
 
 def split_occurred_at(body: BaseModel, data_model: type[BaseModel]) -> tuple[Any, datetime | None]:
     fields = body.model_dump(exclude={"occurred_at"})
     occurred_at: datetime | None = getattr(body, "occurred_at", None)
-    if occurred_at is not None and occurred_at > datetime.now(UTC) + CLOCK_SKEW:
-        raise FactRejected("occurred_at cannot be in the future")
     return data_model.model_validate(fields), occurred_at
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from contracts.fields import Email, ICD10Code, LongText, Phone, ShortText
+from contracts.fields import Email, EventTime, ICD10Code, LongText, Phone, ShortText
 from contracts.referral import Channel, Priority, Referral, Sex
-from services.intake.commands import CLOCK_SKEW
 from services.intake.errors import field_errors
 
 KEY_FIELD = "idempotency_key"
@@ -159,19 +158,26 @@ def parse(values: Mapping[str, str]) -> Parsed:
     return Parsed(referral, received_at, {})
 
 
+_RECEIVED_AT: TypeAdapter[datetime] = TypeAdapter(EventTime)
+
+
 def _received_at(raw: str, errors: dict[str, str]) -> datetime | None:
     """A datetime-local value is the practice's local time: this server's time zone."""
     if not raw:
         return None
     try:
         typed = datetime.fromisoformat(raw)
-    except ValueError:
+        aware = typed.astimezone() if typed.tzinfo is None else typed
+    except (ValueError, OverflowError):
         errors["received_at"] = "enter a date and time, e.g. 2025-05-01 09:30"
         return None
-    aware = typed.astimezone() if typed.tzinfo is None else typed
-    if aware > datetime.now(UTC) + CLOCK_SKEW:
-        errors["received_at"] = "the time received cannot be in the future"
-    return aware
+    try:
+        return _RECEIVED_AT.validate_python(aware)
+    except ValidationError as error:
+        errors["received_at"] = "the time received " + str(error.errors()[0]["msg"]).removeprefix(
+            "Value error, "
+        )
+        return None
 
 
 def _locate(dotted: str, message: str) -> tuple[str, str]:

@@ -51,7 +51,7 @@ async def test_invalid_fields_are_named_with_what_is_wrong_and_nothing_is_publis
     }
     assert "check digit" in errors["referring_provider.npi"]
     assert "future" in errors["patient.birth_date"]
-    assert "E.164" in errors["patient.phone"]
+    assert "complete phone number" in errors["patient.phone"]
     assert "555-CALL" not in response.text
     assert published(intake) == []
 
