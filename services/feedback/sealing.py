@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from contracts.events import ConsultSummary
+from contracts.forgetting import STORED_CONTEXT
 from contracts.referral import Referral
 from referral_loop.store.follower import Recorded
 from referral_loop.store.patient_keys import PatientKeys
@@ -64,7 +65,8 @@ def opened(case: FeedbackCase, keys: dict[str, bytes | None]) -> Phi | None:
     summary, summary_gone = _open(case.summary, SUMMARY, case.id, keys) if case.summary else (None, False)
     if gone or summary_gone:
         return None
-    return Phi(Referral.model_validate(referral), ConsultSummary.model_validate(summary) if summary else None)
+    summary_model = ConsultSummary.model_validate(summary, context=STORED_CONTEXT) if summary else None
+    return Phi(Referral.model_validate(referral, context=STORED_CONTEXT), summary_model)
 
 
 def _open(
