@@ -34,6 +34,7 @@ from contracts.events import (
     ReferralDeclined,
     ReferralReceived,
     ReportDueSoon,
+    ReportLate,
     ReportOverdue,
     ReportSent,
     ReturnVisitScheduled,
@@ -48,7 +49,9 @@ INTAKE_FACTS = (
     AppointmentCancelled, PatientNoShow, PatientSeen, ReturnVisitScheduled,
 )  # fmt: skip
 """What staff say through intake: never that a report or a note went out."""
-FEEDBACK_FACTS = (AcknowledgementSent, ReportSent, ThankYouSent, ReportDueSoon, ReportOverdue, FeedbackFailed)
+FEEDBACK_FACTS = (
+    AcknowledgementSent, ReportSent, ThankYouSent, ReportDueSoon, ReportOverdue, ReportLate, FeedbackFailed,
+)  # fmt: skip
 """What feedback announces about the letters it sent (or could not) and the deadlines it watches."""
 JS_API = "$JS.API"
 NEVER = tuple(

@@ -46,6 +46,7 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
     "AcknowledgementSent": frozenset(Status),
     "ReportDueSoon": frozenset({Status.SEEN, Status.CLOSED}),
     "ReportOverdue": frozenset({Status.SEEN, Status.CLOSED}),
+    "ReportLate": frozenset({Status.SEEN, Status.CLOSED}),
     "FeedbackFailed": frozenset(Status),
     "PatientForgotten": frozenset(Status),
 }
@@ -110,6 +111,8 @@ class Referral(Aggregate):
     class ReportDueSoon(Event): ...
 
     class ReportOverdue(Event): ...
+
+    class ReportLate(Event): ...
 
     class FeedbackFailed(Event): ...
 

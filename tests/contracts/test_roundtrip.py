@@ -46,6 +46,7 @@ DATA: dict[str, dict[str, Any]] = {
     "AcknowledgementSent": DELIVERY,
     "ReportDueSoon": {"due_at": "2026-12-14T00:00:00+00:00"},
     "ReportOverdue": {"due_at": "2026-12-14T00:00:00+00:00"},
+    "ReportLate": {"due_at": "2026-12-14T00:00:00+00:00"},
     "FeedbackFailed": {"kind": "report", "reason": "RCPT 550 5.1.1 mailbox unavailable"},
     "PatientForgotten": {"requested_on": str(REFERRAL_ID)},
 }

@@ -157,7 +157,7 @@ def test_the_allow_lists_cover_what_each_service_publishes() -> None:
     feedback = {c.model_fields["type"].default for c in (*SENT_FACTS.values(), *DEADLINE_FACTS.values())}
     allowed = {role: set(nats_auth.publish_allowed(role)) for role in SERVICES}
     assert {bus.subject_for(t) for t in intake} <= allowed[INTAKE]
-    assert {bus.subject_for(t) for t in [*feedback, "FeedbackFailed"]} <= allowed[FEEDBACK]
+    assert {bus.subject_for(t) for t in [*feedback, "FeedbackFailed", "ReportLate"]} <= allowed[FEEDBACK]
     assert not any(s.startswith(f"{bus.SUBJECT_PREFIX}.") for s in allowed[STORE_WRITER])
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
 from contracts import Fact
+from contracts.events import Deadline, Delivery, ReportLate, ReportSent
 from referral_loop.store.referral import LifecycleError, Referral, Status, as_stored, status_after
 from tests.support import referrals as make
 
@@ -85,3 +87,16 @@ def test_the_status_folded_from_a_timeline_matches_the_aggregates() -> None:
     facts = [make.received(rid), make.accepted(rid), make.scheduled(rid), make.seen(rid)]
     referral = given(*facts)
     assert status_after(f.type for f in facts) is referral.status is Status.SEEN
+
+
+def test_a_late_report_is_recorded_after_the_report_and_changes_no_status() -> None:
+    rid, due = uuid4(), Deadline(due_at=datetime(2026, 11, 4, 15, 0, tzinfo=UTC))
+    sent = ReportSent.new(rid, Delivery(message_id="<r@p>", sent_to="reports@harbor.example"), make.STAFF)
+    referral = given(make.received(rid), make.seen(rid), sent)
+    referral.record(ReportLate.new(rid, due, make.STAFF))
+    assert referral.status is Status.CLOSED
+    early = given(make.received(rid), make.seen(rid))
+    early.record(ReportLate.new(rid, due, make.STAFF))  # it may reach the store before ReportSent
+    assert early.status is Status.SEEN
+    with pytest.raises(LifecycleError):
+        given(make.received(rid)).record(ReportLate.new(rid, due, make.STAFF))
