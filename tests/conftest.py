@@ -6,6 +6,8 @@ Everything a fixture starts is stopped at teardown, pass or fail.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,14 +68,19 @@ def nats_factory(tmp_path: Path) -> Iterator[Callable[..., NatsServer]]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """One embedded PostgreSQL for the session (started on first use), deleted at the end."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """One embedded PostgreSQL for the session (started on first use), deleted at the end.
+
+    Its data lives outside pytest's own temporary root: PostgreSQL runs as another user, who must
+    traverse the folders above it, and every pytest run starting meanwhile makes that root 0700."""
+    home = Path(tempfile.mkdtemp(prefix="referral-loop-postgres-"))
+    server = EmbeddedPostgres(home / "data")
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
