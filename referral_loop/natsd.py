@@ -5,12 +5,14 @@ publish is on disk before the PubAck), an HTTP monitoring port and a fixed clien
 `restart()` comes back on the same address with the same store. `ClusterConfig` is the hook for
 a three-node cluster: each node gets a cluster listen port and the routes to its peers.
 Authentication is opt-in: `users` (role -> public nkey, `referral_loop.nats_auth`) admits those
-users only, each with its role's permissions; `tls` makes clients speak TLS to this certificate.
+users only, each with its role's permissions; `tls` makes clients speak TLS to this certificate;
+`encryption` encrypts JetStream's files at rest (its key in the server's environment only). The
+monitoring port listens on loopback only. The config's pieces: `referral_loop.natsd_config`.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import signal
 import socket
@@ -26,6 +28,9 @@ from types import TracebackType
 from typing import Self
 
 from referral_loop.nats_auth import authorization_block
+from referral_loop.natsd_config import ClusterConfig, JetStreamEncryption, TlsFiles, free_port, quoted
+
+__all__ = ["ClusterConfig", "JetStreamEncryption", "NatsServer", "NatsServerError", "TlsFiles", "free_port"]
 
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 HEALTH_QUERY = "js-enabled-only=true"
@@ -33,14 +38,6 @@ HEALTH_QUERY = "js-enabled-only=true"
 
 class NatsServerError(RuntimeError):
     """The server could not be found, did not start, or did not become ready."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def nats_server_binary() -> Path:
@@ -87,49 +84,6 @@ def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _quoted(value: str | Path) -> str:
-    return json.dumps(str(value))
-
-
-@dataclass
-class ClusterConfig:
-    """Route settings for one node of a cluster; `routes` are the other nodes' cluster URLs."""
-
-    name: str = "referral-loop"
-    host: str = "127.0.0.1"
-    port: int = 0
-    routes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.port == 0:
-            self.port = free_port(self.host)
-
-    @property
-    def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
-
-    def config_block(self) -> str:
-        routes = ", ".join(_quoted(route) for route in self.routes)
-        return (
-            "cluster {\n"
-            f"  name: {_quoted(self.name)}\n"
-            f"  listen: {_quoted(f'{self.host}:{self.port}')}\n"
-            f"  routes: [{routes}]\n"
-            "}\n"
-        )
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """The server's certificate (chain) and private key, PEM: clients must use TLS and verify it."""
-
-    cert_file: Path
-    key_file: Path
-
-    def config_block(self) -> str:
-        return f"tls {{\n  cert_file: {_quoted(self.cert_file)}\n  key_file: {_quoted(self.key_file)}\n}}\n"
-
-
 @dataclass
 class NatsServer:
     """One nats-server process. Ports given as 0 are chosen once, so restarts keep them."""
@@ -138,12 +92,16 @@ class NatsServer:
     host: str = "127.0.0.1"
     port: int = 0
     http_port: int = 0
+    http_host: str = "127.0.0.1"
+    """Monitoring (/healthz, /varz ...): loopback whatever `host` clients use."""
     server_name: str = "referral-loop"
     max_payload: int = DEFAULT_MAX_PAYLOAD
     cluster: ClusterConfig | None = None
     users: Mapping[str, str] | None = None
     """Role -> public nkey; None: anyone may connect and say anything (the bare test servers)."""
     tls: TlsFiles | None = None
+    encryption: JetStreamEncryption | None = None
+    """JetStream encryption at rest; None: the streams' files hold messages in clear (bare test servers)."""
     log_path: Path | None = None
     config_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
@@ -151,7 +109,7 @@ class NatsServer:
     def __post_init__(self) -> None:
         self.store_dir = Path(self.store_dir)
         self.port = self.port or free_port(self.host)
-        self.http_port = self.http_port or free_port(self.host)
+        self.http_port = self.http_port or free_port(self.http_host)
         self.log_path = self.log_path or self.store_dir.parent / f"{self.server_name}.log"
         self.config_path = self.config_path or self.store_dir.parent / f"{self.server_name}.conf"
 
@@ -161,7 +119,7 @@ class NatsServer:
 
     @property
     def monitor_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        return f"http://{self.http_host}:{self.http_port}"
 
     @property
     def pid(self) -> int | None:
@@ -171,16 +129,22 @@ class NatsServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code once the process has ended; None while it runs (or before it started)."""
+        return self._process.poll() if self._process else None
+
     def config_text(self) -> str:
         text = (
-            f"server_name: {_quoted(self.server_name)}\n"
-            f"host: {_quoted(self.host)}\n"
+            f"server_name: {quoted(self.server_name)}\n"
+            f"host: {quoted(self.host)}\n"
             f"port: {self.port}\n"
-            f"http: {_quoted(f'{self.host}:{self.http_port}')}\n"
+            f"http: {quoted(f'{self.http_host}:{self.http_port}')}\n"
             f"max_payload: {self.max_payload}\n"
             "jetstream {\n"
-            f"  store_dir: {_quoted(self.store_dir)}\n"
+            f"  store_dir: {quoted(self.store_dir)}\n"
             "  sync_interval: always\n"
+            f"{self.encryption.config_lines() if self.encryption else ''}"
             "}\n"
         )
         blocks = (
@@ -203,7 +167,8 @@ class NatsServer:
             raise NatsServerError(f"{self.server_name} is already running (pid {self.pid})")
         command = [str(nats_server_binary()), "-c", str(self.write_config())]
         assert self.log_path is not None
-        self._process = spawn(command, self.log_path)
+        env = {**os.environ, **self.encryption.environment()} if self.encryption else None
+        self._process = spawn(command, self.log_path, env)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until JetStream is enabled and clients can connect; raise if it never is."""

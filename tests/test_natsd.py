@@ -120,3 +120,68 @@ async def test_a_restarted_server_keeps_its_users(tmp_path) -> None:
 
 async def _quiet(error: Exception) -> None:
     """An error callback that says nothing: the test asserts on the exception."""
+
+
+CANARY = "Zebulonia Quixotewright"
+KEY = "a-test-jetstream-key-of-44-characters-000000"
+
+
+def files_holding(directory, text: str) -> list[str]:
+    """Every file under `directory` whose bytes hold `text`."""
+    return [str(p) for p in directory.rglob("*") if p.is_file() and text.encode() in p.read_bytes()]
+
+
+async def publish_canary(server: NatsServer) -> bytes:
+    """A message holding the canary, and the payload read back from the stream."""
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        try:
+            await js.add_stream(STREAM)
+        except nats.js.errors.BadRequestError:
+            pass  # already there (a restarted server)
+        await js.publish("t.one", CANARY.encode())
+        return bytes((await js.get_msg("T", 1)).data or b"")
+    finally:
+        await nc.close()
+
+
+async def test_with_a_key_no_message_is_readable_in_the_servers_files(tmp_path) -> None:
+    from referral_loop.natsd import JetStreamEncryption
+
+    encrypted = NatsServer(store_dir=tmp_path / "e", encryption=JetStreamEncryption(KEY))
+    with encrypted:
+        assert await publish_canary(encrypted) == CANARY.encode(), "clients read it as it was sent"
+    assert files_holding(tmp_path / "e", CANARY) == []
+    with NatsServer(store_dir=tmp_path / "clear") as clear:  # the scan finds what is there in clear
+        await publish_canary(clear)
+    assert files_holding(tmp_path / "clear", "Zebulonia") != []
+
+
+async def test_a_store_written_in_clear_is_encrypted_when_the_key_is_turned_on(tmp_path) -> None:
+    """An older `make run`'s var/nats: nats-server encrypts its streams at the first start with a key."""
+    from referral_loop.natsd import JetStreamEncryption
+
+    server = NatsServer(store_dir=tmp_path / "store")
+    with server:
+        await publish_canary(server)
+    assert files_holding(tmp_path / "store", CANARY)
+    server.encryption = JetStreamEncryption(KEY)
+    with server:
+        assert await publish_canary(server) == CANARY.encode(), "the old message is still read"
+    assert files_holding(tmp_path / "store", CANARY) == []
+    assert "Encrypting stream" in server.log_tail(200)
+
+
+def test_the_key_is_in_no_file_log_or_monitoring_page(tmp_path) -> None:
+    import urllib.request
+
+    from referral_loop.natsd import JetStreamEncryption
+
+    with NatsServer(store_dir=tmp_path / "store", encryption=JetStreamEncryption(KEY, "aes")) as server:
+        # The URL is built from the server's own loopback address.
+        with urllib.request.urlopen(f"{server.monitor_url}/varz", timeout=5) as answer:  # noqa: S310
+            varz = answer.read().decode()
+    assert KEY not in varz
+    assert files_holding(tmp_path, KEY) == [], "not in the config, the log or the store"
+    assert "AES-GCM" in server.log_tail(200)
