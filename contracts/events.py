@@ -241,8 +241,9 @@ _FACT = TypeAdapter(AnyFact)
 
 
 def parse_fact(raw: bytes | str) -> Fact:
-    """Decode one fact from JSON; raises pydantic.ValidationError when it is not a valid fact."""
-    fact: Fact = _FACT.validate_json(raw)
+    """Decode one fact from JSON (as published: the edge checked it against the present, so only
+    the absolute bounds apply here); raises pydantic.ValidationError when it is not a valid fact."""
+    fact: Fact = _FACT.validate_json(raw, context=STORED_CONTEXT)
     return fact
 
 

@@ -16,8 +16,9 @@ FORGOTTEN: Final = "[forgotten]"
 FORGOTTEN_BIRTH_DATE: Final = date(1, 1, 1)
 """An erased date of birth: a date no patient has, accepted only under FORGOTTEN_CONTEXT."""
 STORED_CONTEXT: Final = {"stored": True}
-"""Validating a fact a store recorded: only the absolute bounds apply (`contracts.bounds`), never
-the ones relative to the present, so a fact valid when recorded replays the same years later."""
+"""Validating a fact already made (recorded by a store, or on its way there): only its shape and
+the absolute bounds apply (`contracts.bounds`), never the checks against the present or reference
+data, which the edge made; so a fact valid when recorded replays the same years later."""
 FORGOTTEN_CONTEXT: Final = {"stored": True, "forgotten": True}
 
 
