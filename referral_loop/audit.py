@@ -7,14 +7,15 @@ TRUNCATE on PostgreSQL), so no path through the app, not even a bug or an inject
 this connection, can change or remove an entry. The app only ever INSERTs and SELECTs.
 
 Why a table and not an eventsourcing application: entries are written on every read of PHI and
-queried by who, referral and time, which a table with indexes answers directly; eventsourcing's
-stored events are append-only by convention only (its recorder can be told to delete), and an
-aggregate per entry or per referral would need a projection to be queried. The entries are not
-secret but are sensitive: they name no patient, only referral ids, user names and resources.
+queried by who, referral and time, which a table with indexes answers directly (docs/security.md).
+The entries are not secret but are sensitive: they name no patient, only referral ids, user
+names and resources.
 
 Recording is blocking (call it off the event loop, or use `arecord`), durable before it returns
 (SQLite synchronous=FULL), and a failure raises: a caller then refuses the read (no audit, no PHI).
 `arecord` group-commits (audit_batching.py): concurrent entries share one hop and one transaction.
+Entries are hash-chained (audit_chain.py; `referral-loop audit verify`, audit_verify.py), so
+what the triggers cannot stop (their owner dropping them) still shows.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from referral_loop.audit_anonymous import Unauthenticated, unauthenticated
 from referral_loop.audit_batching import GroupCommit, one_transaction
-from referral_loop.audit_tables import open_postgres, open_sqlite
+from referral_loop.audit_chain import chain_key, linked, lock_tail
+from referral_loop.audit_tables import CHAIN_COLUMNS, open_postgres, open_sqlite
 from referral_loop.settings import Settings
 
 Outcome = Literal["allowed", "denied", "failed"]
 COLUMNS = "at, service, who, role, action, what, referral_ids, outcome, detail"
-INSERT = f"INSERT INTO audit_log ({COLUMNS}) VALUES ({', '.join('?' * 9)})"  # noqa: S608 - constants only
+INSERT = f"INSERT INTO audit_log ({COLUMNS}, {', '.join(CHAIN_COLUMNS)}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 - constants only
 
 
 @dataclass(frozen=True)
@@ -100,24 +103,34 @@ class AuditLog:
         self._connection: Any = None
         self._lock = threading.Lock()
         self._group = GroupCommit[AuditEvent](self._write)
+        self._key = chain_key(settings)
+        self.unauthenticated = Unauthenticated()
 
     def record(self, event: AuditEvent) -> None:
         """Append `event` (stamped with this service); durable when it returns, raises otherwise."""
-        self._run(INSERT, _stamped(event, self.service).row())
+        self.record_many([event])
 
     def record_many(self, events: Sequence[AuditEvent]) -> None:
-        """Append `events` in order in one transaction: all durable when it returns, or none."""
+        """Append `events` in order in one transaction, chained after the newest entry (the
+        chain's lock held from reading it to the commit): all durable when it returns, or none."""
         rows = [_stamped(event, self.service).row() for event in events]
-        with self._connected() as connection, one_transaction(connection, self.settings.store == "sqlite"):
-            connection.cursor().executemany(self._sql(INSERT), rows)
+        sqlite = self.settings.store == "sqlite"
+        with self._connected() as connection, one_transaction(connection, sqlite):
+            chained = linked(rows, lock_tail(connection, sqlite), self._key)
+            connection.cursor().executemany(self._sql(INSERT), chained)
 
     async def arecord(self, event: AuditEvent) -> None:
         """`record`, group-committed with the entries arriving meanwhile (one event loop per
-        process assumed: GroupCommit); returns once this entry is durable, raises otherwise."""
-        await self._group.submit(event)
+        process assumed: GroupCommit); returns once this entry is durable, raises otherwise.
+        An unauthenticated caller's refusal past the window's bound is counted instead
+        (audit_anonymous.py); a window that is over gets its summaries written first."""
+        for summary in self.unauthenticated.due():
+            await self._group.submit(summary)
+        if not unauthenticated(event) or self.unauthenticated.admit(event):
+            await self._group.submit(event)
 
     def _write(self, events: list[AuditEvent]) -> None:
-        """A batch of one is a plain autocommitted INSERT: no BEGIN and COMMIT round trips."""
+        """One transaction, whatever the batch holds."""
         if len(events) == 1:
             self.record(events[0])
         else:
@@ -127,6 +140,12 @@ class AuditLog:
         where, params = query.where()
         sql = f"SELECT {COLUMNS} FROM audit_log WHERE {where} ORDER BY seq DESC LIMIT ?"  # noqa: S608 - fixed terms, bound values
         return [AuditEvent.from_row(tuple(row)) for row in self._run(sql, (*params, query.limit))]
+
+    def chained(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` entries after seq `after`, oldest first, as stored: seq, the fields
+        (COLUMNS), then the chain's (CHAIN_COLUMNS). What `audit verify` walks."""
+        sql = f"SELECT seq, {COLUMNS}, {', '.join(CHAIN_COLUMNS)} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"  # noqa: S608 - constants only
+        return [tuple(row) for row in self._run(sql, (after, limit))]
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._connected() as connection:
@@ -168,8 +187,13 @@ class AuditLog:
             connection.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._close()
+        """Closes the connection, after writing the summaries of refusals counted (if it can)."""
+        try:
+            if summaries := self.unauthenticated.drain():
+                self.record_many(summaries)
+        finally:
+            with self._lock:
+                self._close()
 
 
 def _stamped(event: AuditEvent, service: str) -> AuditEvent:

@@ -80,14 +80,14 @@ def _settle(batch: Waiting[T], error: Exception | None) -> None:
 
 @contextmanager
 def one_transaction(connection: Any, sqlite: bool) -> Iterator[None]:
-    """One transaction on a connection in autocommit mode: psycopg's own, or BEGIN and COMMIT by
-    hand on SQLite (rolled back if the body raises, so no later INSERT joins a transaction left
-    open and never committed)."""
+    """One transaction on a connection in autocommit mode: psycopg's own, or BEGIN IMMEDIATE and
+    COMMIT by hand on SQLite (the write lock taken first: the audit chain reads its tail, then
+    appends; rolled back if the body raises, so no later INSERT joins a transaction left open)."""
     if not sqlite:
         with connection.transaction():
             yield
         return
-    connection.execute("BEGIN")
+    connection.execute("BEGIN IMMEDIATE")
     try:
         yield
     except BaseException:

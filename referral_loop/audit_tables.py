@@ -1,5 +1,7 @@
 """The audit log's table: its schema on SQLite and PostgreSQL, the triggers that make it
-append-only, and opening a connection to it (the schema created, durable commits)."""
+append-only, and opening a connection to it (the schema created, durable commits). The chain's
+columns (`audit_chain.py`) are added to a table made before them; its older entries stay
+unchained, and the chain starts after them."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from referral_loop.sqlite_setup import patiently
 from referral_loop.store.config import connect_postgres
 
 APPEND_ONLY = "audit_log is append-only"
+CHAIN_COLUMNS = ("prev_hash", "entry_hash", "mac", "key_id")
 SQLITE_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, "
     "service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, "
-    "what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL)",
+    "what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, "
+    "prev_hash TEXT, entry_hash TEXT, mac TEXT, key_id TEXT)",
     f"CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
     f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
     f"CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
@@ -29,7 +33,8 @@ POSTGRES_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
     "at TEXT NOT NULL, service TEXT NOT NULL, who TEXT NOT NULL, role TEXT NOT NULL, "
     "action TEXT NOT NULL, what TEXT NOT NULL, referral_ids TEXT NOT NULL, outcome TEXT NOT NULL, "
-    "detail TEXT NOT NULL)",
+    "detail TEXT NOT NULL, prev_hash TEXT, entry_hash TEXT, mac TEXT, key_id TEXT)",
+    *(f"ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS {column} TEXT" for column in CHAIN_COLUMNS),
     "CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS "
     f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
     "CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
@@ -46,7 +51,19 @@ def open_sqlite(settings: Settings) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     patiently(connection, ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SQLITE_SCHEMA])
+    _add_chain_columns(connection)
     return connection
+
+
+def _add_chain_columns(connection: sqlite3.Connection) -> None:
+    """A table made before the chain gets its columns (another process may add them meanwhile)."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(audit_log)")}
+    for column in (c for c in CHAIN_COLUMNS if c not in present):
+        try:
+            patiently(connection, [f"ALTER TABLE audit_log ADD COLUMN {column} TEXT"])
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):
+                raise
 
 
 OWNED_BY_ANOTHER = (

@@ -11,7 +11,9 @@ Declared before the sign-in dependency, it sees that dependency's refusal (401, 
 session) thrown into it and records the attempt as `denied`; any other failure before the route recorded is `failed`.
 The app keeps its `AuditLog` in `app.state.audit`. The user of a refused request is
 `request.state.user` when the sign-in code set it, else the name claimed in HTTP Basic
-credentials (unverified for a 401), else "anonymous". An entry's `referral_ids` are exactly the
+credentials (unverified for a 401), else "anonymous". Such unauthenticated refusals are recorded
+one by one only up to a bound per minute, then counted (audit_anonymous.py, in `AuditLog.arecord`).
+An entry's `referral_ids` are exactly the
 referrals shown or written; a refusal, or a failure before anything was shown, has none, and its
 detail names the referral the path asked for (`HTTP 403 (referral <id>)`), if any.
 
@@ -35,6 +37,7 @@ from uuid import UUID
 from fastapi import HTTPException, Request
 
 from referral_loop.audit import AuditEvent, AuditLog, Outcome
+from referral_loop.audit_anonymous import ANONYMOUS
 from referral_loop.auth import SignInRequired
 from referral_loop.users import User
 
@@ -128,7 +131,7 @@ def caller_of(request: Request) -> tuple[str, str]:
     if isinstance(user, User):
         return user.name, user.role.value
     claimed = basic_user_name(request.headers.get("authorization", ""))
-    return (claimed, "unverified") if claimed else ("anonymous", "none")
+    return (claimed, "unverified") if claimed else ANONYMOUS
 
 
 def basic_user_name(header: str) -> str:

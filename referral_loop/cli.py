@@ -13,7 +13,8 @@ from uuid import UUID
 
 import uvloop
 
-from referral_loop import users_cli
+from referral_loop import audit_cli, users_cli
+from referral_loop.keys import located
 from referral_loop.ops.logs import configure as configure_logs
 from referral_loop.settings import Settings, get_settings
 
@@ -71,6 +72,12 @@ def _forget_patient(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, args)
 
 
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from referral_loop.audit_verify import run
+
+    return run(settings, args)
+
+
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     from services.projections.report_cli import main as report
 
@@ -101,6 +108,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
         "erase a patient: destroy their data key, redact, erase their facts from NATS",
         _forget_patient,
     ),
+    "audit": ("check the audit log: `audit verify` walks its hash chain, names the first break", _audit),
     "report": ("print volume, trends, worklists, KPIs, scorecards or CMS50 from the read models", _report),
     "run": ("start the whole system on embedded defaults (what `make run` does)", _run),
     "users": ("the local users (made once), people and system tokens: see `users -h`", _users),
@@ -126,6 +134,7 @@ def parser() -> argparse.ArgumentParser:
     )
     users_cli.configure(sub.choices["users"])
     _forget_patient_arguments(sub.choices["forget-patient"])
+    audit_cli.configure(sub.choices["audit"])
     return root
 
 
@@ -141,6 +150,8 @@ def _forget_patient_arguments(command: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = get_settings()
+    if args.command != "rotate-store-key":  # told its keys; every other finds make run's as its services do
+        settings = located(settings)
     service = args.command in SERVICES  # long-running processes log as LOG_FORMAT says; commands as text
     configure_logs(args.command, settings.log_level, settings.log_format if service else "text")
     _, handler = COMMANDS[args.command]

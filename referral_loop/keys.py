@@ -2,7 +2,9 @@
 
 The key is 16, 24 or 32 random bytes, base64-encoded, from `REFERRAL_LOOP_STORE_KEY` (the
 environment) or `REFERRAL_LOOP_STORE_KEY_FILE` (a secrets file holding the same text). With
-neither, the stores are written in clear: `make run` always configures one (`with_local_key`).
+neither, the stores are written in clear: `make run` always configures one (`with_local_key`),
+and every command run beside it finds that one (`located`: referral_loop/cli.py, for all but
+rotate-store-key, which is told its keys).
 eventsourcing's `AESCipher` (module `eventsourcing.cryptography`) encrypts each stored event's
 state with it; ids, versions and event type names stay readable, so none of them holds PHI.
 """
@@ -71,11 +73,25 @@ def write_key_file(path: Path, key: str) -> None:
         file.write(key + "\n")
 
 
+def local_key_file(settings: Settings) -> Path:
+    """Where `make run` keeps its store key: `$DATA_DIR/secrets/store.key`."""
+    return settings.data_dir / "secrets" / "store.key"
+
+
+def located(settings: Settings) -> Settings:
+    """The settings with the store key `make run` gives its services: the one configured, else
+    `make run`'s key file when it exists (else none). The one lookup for services and commands."""
+    path = local_key_file(settings)
+    if settings.store_key_file is not None or (settings.store_key and settings.store_key.get_secret_value()):
+        return settings
+    return settings.model_copy(update={"store_key_file": path}) if path.exists() else settings
+
+
 def with_local_key(settings: Settings) -> Settings:
     """`make run`: with no store key configured, use `$DATA_DIR/secrets/store.key`, created once."""
     if store_key(settings) is not None:
         return settings
-    path = settings.data_dir / "secrets" / "store.key"
+    path = local_key_file(settings)
     if not path.exists():
         write_key_file(path, new_key())
-    return settings.model_copy(update={"store_key_file": path})
+    return located(settings)
