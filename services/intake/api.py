@@ -3,6 +3,9 @@
 Every route records in the audit log (referral_loop/audited.py): reads as `read` on `referrals`
 (the list) or `referral` (one), with exactly the ids shown; writes as `create` on the fact's type
 (`ReferralReceived`, `PatientSeen` ...) with the referral's id, before publishing, retries included.
+A lifecycle fact for a referral the store does not know, after a short wait, is a 404, audited as
+failed, nothing published; its Idempotency-Key used before with another body, a 422
+(`lifecycle.py`).
 """
 
 from __future__ import annotations
@@ -18,14 +21,9 @@ from contracts.fields import EventTime
 from contracts.referral import Referral
 from referral_loop.audited import Access, audited
 from referral_loop.auth import PatientReader, Recorder, Submitter
-from services.intake.commands import (
-    FactRejected,
-    build_fact,
-    check_allowed,
-    split_occurred_at,
-    with_occurred_at,
-)
+from services.intake.commands import FactRejected, build_fact, split_occurred_at, with_occurred_at
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
+from services.intake.lifecycle import is_retry
 from services.intake.reader import ReferralView
 from services.intake.submission import Accepted, Intake, accepted, submit_fact, submit_referral
 
@@ -162,7 +160,7 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
         try:
             data, occurred_at = split_occurred_at(body, data_model)
             fact = build_fact(fact_class, referral_id, data, user, key, occurred_at)
-            retry = await known_or_allowed(intake, fact, key)
+            retry = await is_retry(intake.reader, intake.keys, fact, occurred_at, key, intake.unknown_wait_s)
         except FactRejected as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
         await access.allowed(user, [referral_id])  # no audit, no fact; a retry is recorded too
@@ -173,16 +171,6 @@ def lifecycle_endpoint(fact_class: type[Fact], data_model: type[BaseModel], doc:
     endpoint.__annotations__["body"] = body_model
     endpoint.__annotations__["access"] = Annotated[Access, Depends(audited("create", fact_type))]
     return endpoint
-
-
-async def known_or_allowed(intake: Intake, fact: Fact, key: str | None) -> bool:
-    """True for a retry of a fact already recorded (answered as the first time); else the fact must
-    be allowed in the referral's state (FactRejected otherwise)."""
-    state, recorded = await intake.reader.standing(fact.referral_id)
-    if key and str(fact.event_id) in recorded:
-        return True
-    check_allowed(fact.type, state)
-    return False
 
 
 for _path, (_fact, _data, _doc) in LIFECYCLE.items():

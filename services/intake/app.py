@@ -24,6 +24,7 @@ from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from services.intake import api, pages, report_page
 from services.intake.errors import validation_error
+from services.intake.key_claims import KeyClaims
 from services.intake.reader import ReferralReader
 from services.intake.submission import Intake
 
@@ -47,7 +48,8 @@ async def _connect_until_up(settings: Settings, intake: Intake) -> None:
 
 def create_app(settings: Settings) -> FastAPI:
     set_default_region(settings.phone_region)  # national numbers are the practice's country's
-    intake = Intake(publisher=None, reader=ReferralReader(open_ledger(settings)), base_url=settings.base_url)
+    reader, keys = ReferralReader(open_ledger(settings)), KeyClaims(settings)
+    intake = Intake(publisher=None, reader=reader, base_url=settings.base_url, keys=keys)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             await close_nats(intake.publisher.nc)
         await threads.finished()  # no readiness probe still in the store as it closes
         intake.reader.ledger.close()
+        intake.keys.close()
         app.state.audit.close()
         app.state.guard.close()
 

@@ -15,6 +15,8 @@ from contracts.referral import Referral
 from referral_loop.publisher import BusUnavailable, FactPublisher
 from referral_loop.users import User
 from services.intake.commands import build_fact
+from services.intake.key_claims import KeyClaims
+from services.intake.lifecycle import UNKNOWN_WAIT_S, claim, key_reused, same_body
 from services.intake.reader import ReferralReader
 
 
@@ -26,11 +28,14 @@ class Accepted(BaseModel):
 
 @dataclass
 class Intake:
-    """What the endpoints need: where facts go and where referrals are read from."""
+    """What the endpoints need: where facts go, where referrals are read from, the bodies keys
+    were first used with, and how long a fact waits for its referral to be recorded."""
 
     publisher: FactPublisher | None
     reader: ReferralReader
     base_url: str
+    keys: KeyClaims
+    unknown_wait_s: float = UNKNOWN_WAIT_S
 
     def status_url(self, referral_id: UUID) -> str:
         return f"{self.base_url}/api/referrals/{referral_id}"
@@ -60,21 +65,16 @@ async def submit_referral(
     key: str | None,
     received_at: datetime | None,
 ) -> Accepted:
-    """Publish ReferralReceived; a retry with the same Idempotency-Key answers as the first time did."""
+    """Publish ReferralReceived; a retry with the same Idempotency-Key answers as the first time did,
+    the same key with another referral is refused (422), recorded or not yet."""
     fact = build_fact(ReferralReceived, referral_id, referral, user, key, received_at)
     if key:
         existing = await intake.reader.get(referral_id)
-        if existing is not None and existing.received.data != referral:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                "this Idempotency-Key was already used for a different referral",
-            )
+        if existing is not None and not same_body(existing.received, referral, received_at):
+            raise key_reused(fact.type)
         if existing is not None:
-            return Accepted(
-                referral_id=referral_id,
-                event_id=existing.received.event_id,
-                status_url=intake.status_url(referral_id),
-            )
+            return accepted(intake, existing.received)
+        await claim(intake.keys, fact, received_at)
     return await submit_fact(intake, fact)
 
 
