@@ -9,7 +9,8 @@ Given any referral of the patient, in this order (each step safe to run again):
 3. a PatientForgotten fact for each of their referrals goes in over NATS, and the store writer is
    given `--wait` seconds to record them: projections and feedback redact what they keep;
 4. their facts are erased from the JetStream streams (`forgetting_bus`, `stream_erasure`);
-5. one audit entry: action `erase`, what `patient`, their referral ids, who `--by`.
+5. one audit entry: action `erase`, what `patient`, their referral ids, who `--by`; a run that
+   stops early (no store key, the store unreachable, NATS down, an error) is audited `failed`.
 
 It connects to NATS as the operator (`admin`'s nkey): no service may delete messages. Nothing it
 prints or records names the patient: referral ids and counts only. Exit status: 0 done, 1 nothing
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
@@ -39,6 +41,7 @@ from referral_loop.bus import connect
 from referral_loop.forgetting_bus import BusErasure, forgotten_fact, on_the_bus
 from referral_loop.forgetting_report import Report
 from referral_loop.key_residue import clear_key_residue
+from referral_loop.keys import StoreKeyError
 from referral_loop.nats_auth import ADMIN
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
@@ -95,12 +98,25 @@ def main(settings: Settings, referral_id: UUID, by: str, wait_s: float = WAIT_S)
 
 
 async def forget_patient(settings: Settings, request: Request) -> int:
-    ledger = await asyncio.to_thread(open_ledger, settings)
+    """Audited whatever happens: done, nothing to do, or stopped by an error (recorded, raised)."""
     audit = AuditLog(settings, SERVICE)
+    try:
+        return await _opened(settings, audit, request)
+    except Exception as error:
+        await _failed(audit, request, f"stopped by {type(error).__name__}; run it again")
+        raise
+    finally:
+        audit.close()
+
+
+async def _opened(settings: Settings, audit: AuditLog, request: Request) -> int:
+    try:
+        ledger = await asyncio.to_thread(open_ledger, settings)
+    except (StoreKeyError, PersistenceError) as error:  # no key, another key, no database
+        return await _nothing(audit, request, f"cannot open the store: {error}")
     try:
         return await _forget(settings, ledger, audit, request)
     finally:
-        audit.close()
         await asyncio.to_thread(ledger.close)
 
 
@@ -147,10 +163,13 @@ def key_state(ledger: ReferralLedger, referral_id: UUID) -> KeyState:
 
 async def _nothing(audit: AuditLog, request: Request, why: str) -> int:
     print(f"forget-patient: {why}; nothing was forgotten", file=sys.stderr)
-    named = (str(request.referral_id),)
-    entry = AuditEvent(request.actor.name, "admin", "erase", "patient", "failed", named, why)
-    await audit.arecord(entry)
+    await _failed(audit, request, why)
     return EXIT_NOTHING
+
+
+async def _failed(audit: AuditLog, request: Request, why: str) -> None:
+    named = (str(request.referral_id),)
+    await audit.arecord(AuditEvent(request.actor.name, "admin", "erase", "patient", "failed", named, why))
 
 
 async def _on_the_bus(nc: Client, facts: list[PatientForgotten], wait_s: float) -> BusErasure:

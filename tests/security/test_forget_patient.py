@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import closing
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -115,8 +115,15 @@ class StoreBytes:
 
 @pytest.fixture
 async def stack(tmp_path: Path, store_settings: Settings) -> AsyncIterator[Stack]:
+    async with opened_stack(tmp_path, store_settings) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def opened_stack(tmp_path: Path, store_settings: Settings) -> AsyncIterator[Stack]:
     """Secured nats-server, the store writer (its own user) recording, intake's and the
-    operator's connections."""
+    operator's connections. The nkeys are in `tmp_path/secrets/nats`: `make run`'s place when
+    data_dir is tmp_path."""
     server, secrets = start_secured_nats(tmp_path)
     settings = store_settings.model_copy(update={"nats_url": server.url, "nats_secrets_dir": secrets})
     writer_nc = await connect(settings, STORE_WRITER)
