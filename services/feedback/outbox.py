@@ -2,6 +2,8 @@
 
 What must be sent, what must be announced, which report deadlines to watch, each with its
 next try. Retries back off (1 s doubling to 60 s); the durable decisions live in the store.
+The report goes before its deadlines: none fires while the report is still to be tried or is
+being sent (a visit long past gets its report, late, not an escalation as well).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ PRIORITY = {REPORT: 0, "thank_you": 1, "acknowledgement": 2}
 class Attempt:
     next_at: datetime
     tries: int = 0
+    sending: bool = False
+    """Taken into the sender's batch: its outcome is not known yet."""
 
     def due(self, now: datetime) -> bool:
         """Due at `next_at`, or at once if that is further off than any wait we set: the wall
@@ -38,10 +42,24 @@ class Attempt:
         self.next_at = now + min(base * 2 ** (self.tries - 1), MAX_BACKOFF)
 
 
+DEADLINES = frozenset({"due_soon", "overdue"})
+
+
 @dataclass
 class Watch:
     due_at: datetime
-    reached: set[str]
+    recorded: set[str]
+    """The deadlines already recorded for this report."""
+    report: Attempt | None = None
+    """The report's send, while it is to be sent (None: it failed for good)."""
+
+    @property
+    def reached(self) -> set[str]:
+        """The deadlines that must not fire now: those recorded, and every one while the report
+        has not been tried yet or is being sent (escalate only a report that did not go out)."""
+        if self.report is not None and (self.report.tries == 0 or self.report.sending):
+            return set(DEADLINES)
+        return self.recorded
 
 
 @dataclass
@@ -55,13 +73,14 @@ class Outbox:
         rid = case.id
         sends = self.sends.get(rid, {})
         keys = sorted(case.pending, key=lambda key: PRIORITY.get(key, len(PRIORITY)))
-        self._set(self.sends, rid, {k: sends.get(k) or Attempt(now) for k in keys})
+        attempts = {k: sends.get(k) or Attempt(now) for k in keys}
+        self._set(self.sends, rid, attempts)
         known = self.announcements.get(rid, {})
         fresh = {t: known.get(t) or (fact, Attempt(now)) for t, fact in case.announcing.items()}
         self._set(self.announcements, rid, fresh)
         due = case.due()
         if due is not None and case.awaiting_report and "overdue" not in case.deadlines_reached:
-            self.deadlines[rid] = Watch(due, set(case.deadlines_reached))
+            self.deadlines[rid] = Watch(due, set(case.deadlines_reached), attempts.get(REPORT))
         else:
             self.deadlines.pop(rid, None)
 
@@ -86,10 +105,23 @@ class Outbox:
         )
         return list(itertools.islice(due, limit))
 
+    def taken(self, items: list[Item]) -> None:
+        """These sends are in the sender's batch, until `settled`."""
+        for rid, key in items:
+            if (attempt := self.sends.get(rid, {}).get(key)) is not None:
+                attempt.sending = True
+
+    def settled(self, items: list[Item]) -> None:
+        """The batch is done: sends still here were not recorded as done (retried later)."""
+        for rid, key in items:
+            if (attempt := self.sends.get(rid, {}).get(key)) is not None:
+                attempt.sending = False
+
     def send_failed(self, item: Item, now: datetime) -> None:
         attempt = self.sends.get(item[0], {}).get(item[1])
         if attempt is not None:
             attempt.later(now)
+            attempt.sending = False
 
     def announced(self, item: Item, now: datetime, ok: bool) -> None:
         """Published (look again later in case it never reaches the store) or not (back off)."""

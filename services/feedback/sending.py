@@ -54,6 +54,7 @@ class Sender:
         Letters are built a few at a time (reports first), each few sent as soon as built while the
         next are built; the outcomes are recorded once the whole batch is done."""
         items = self.outbox.due_sends(self.parts.clock.now(), limit)
+        self.outbox.taken(items)  # no deadline of these reports fires until their outcome is known
         sending: list[tuple[Item, asyncio.Task[commands.Command | None]]] = []
         try:
             for start in range(0, len(items), CHUNK):
@@ -62,7 +63,10 @@ class Sender:
                 sending += [(item, asyncio.create_task(self.send(item, draft))) for item, draft in drafts]
         finally:
             results = await asyncio.gather(*(task for _, task in sending), return_exceptions=True)
-            await self.record([item for item, _ in sending], results)
+            try:
+                await self.record([item for item, _ in sending], results)
+            finally:
+                self.outbox.settled(items)
         return len(items)
 
     def prepare(self, items: list[Item]) -> tuple[list[tuple[Item, Draft]], list[FeedbackCase]]:

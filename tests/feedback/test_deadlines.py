@@ -84,7 +84,7 @@ def test_business_days_skip_saturday_and_sunday(start: datetime, days: int, expe
 
 
 def test_due_soon_from_the_warning_until_the_due_time_then_overdue_alone() -> None:
-    due, reached = datetime(2026, 12, 14, tzinfo=UTC), policy(UTC).reached
+    due, reached = datetime(2026, 12, 14, tzinfo=UTC), policy(ZoneInfo("UTC")).reached
     assert reached(due, due - WARNING - timedelta(microseconds=1)) == []
     assert reached(due, due - WARNING) == ["due_soon"]
     assert reached(due, due - timedelta(microseconds=1)) == ["due_soon"]
@@ -95,7 +95,7 @@ def test_once_the_due_time_has_passed_only_overdue_is_reached() -> None:
     """A watch that wakes after the due time (a replay, a restart, a clock jump) does not send
     ops 'due soon' and 'overdue' at the same instant."""
     due = datetime(2026, 12, 14, tzinfo=UTC)
-    assert policy(UTC).reached(due, due + timedelta(days=30)) == ["overdue"]
+    assert policy(ZoneInfo("UTC")).reached(due, due + timedelta(days=30)) == ["overdue"]
 
 
 def test_the_policy_is_built_from_the_settings() -> None:
