@@ -1,16 +1,17 @@
 """`referral-loop run` (what `make run` does): the whole system on one machine, embedded defaults.
 
-Starts nats-server (data under data_dir/nats, kept between runs), then the store writer and
-intake as child processes of their own, waits for intake to answer, and prints where everything
-is and how to log in. Ctrl-C or SIGTERM stops intake, the store writer, then NATS, in that order.
-If a child dies on its own, everything is stopped and the exit code is non-zero.
+Starts nats-server (data under data_dir/nats, kept between runs, encrypted with the JetStream
+key), then the mail sink, the store writer, feedback, projections and intake as child processes
+of their own, waits for intake to answer, and prints where everything is and how to sign in (the
+passwords to the terminal only). A process that dies on its own, nats-server included, is
+restarted with backoff (`referral_loop.supervisor`), saying so on stderr; one that keeps dying
+stops everything with a non-zero exit code. Ctrl-C or SIGTERM stops the services, newest first,
+then NATS.
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -22,16 +23,19 @@ from dataclasses import dataclass, field
 from types import FrameType
 from urllib.parse import urlsplit
 
-from referral_loop.devstack_banner import Credentials, banner, logs_dir, uses_embedded_mail
+from referral_loop.devstack_banner import Credentials, logs_dir, print_banner, uses_embedded_mail
+from referral_loop.devstack_processes import STOP_TIMEOUT_S, Child, NatsProcess, ServiceProcess
+from referral_loop.jetstream_key import JetStreamKeyError, encryption, with_local_jetstream_key
 from referral_loop.keys import with_local_key
 from referral_loop.nats_auth import ensure_credentials
-from referral_loop.natsd import NatsServer, NatsServerError, TlsFiles, spawn, stop_process
-from referral_loop.settings import Settings, settings_env
+from referral_loop.natsd import NatsServer, NatsServerError, TlsFiles
+from referral_loop.settings import Settings
+from referral_loop.supervisor import KeepsFailing, RestartPolicy, Supervisor
 from referral_loop.users import ensure_local_users
 
-MONITOR_PORT = 8222
+__all__ = ["STOP_TIMEOUT_S", "Child", "DevStack", "embedded_nats", "main"]
+
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
 POLL_S = 0.2
 STORE_WRITER_OPS_PORT = 8002
 FEEDBACK_OPS_PORT = 8003
@@ -91,75 +95,57 @@ def nats_tls(settings: Settings) -> TlsFiles | None:
 
 def embedded_nats(settings: Settings) -> NatsServer:
     """The embedded nats-server, admitting only the services' users (their nkeys generated once,
-    0600, in nats_secrets_dir; each child finds its own there)."""
+    0600, in nats_secrets_dir; each child finds its own there), its streams encrypted at rest
+    when a JetStream key is configured (`make run` always has one), monitoring on loopback."""
     host, port = nats_address(settings)
     store = settings.data_dir / "nats"
     return NatsServer(
         store_dir=store,
         host=host,
         port=port,
-        http_port=MONITOR_PORT,
+        http_port=settings.nats_monitor_port,
         users=ensure_credentials(settings.nats_secrets_path),
         tls=nats_tls(settings),
+        encryption=encryption(settings),
         log_path=logs_dir(settings) / "nats-server.log",
         config_path=store / "nats-server.conf",
     )
 
 
-@dataclass
-class Child:
-    """One service process: `python -m referral_loop.cli <name>`, logging to logs/<name>.log."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-
-    @classmethod
-    def start(cls, name: str, settings: Settings, log_name: str = "") -> Child:
-        command = [sys.executable, "-m", "referral_loop.cli", name]
-        env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
-        return cls(name, spawn(command, logs_dir(settings) / f"{log_name or name}.log", env))
-
-    def stop(self) -> int:
-        """SIGINT (a clean shutdown for uvicorn and asyncio.run alike), SIGKILL if it lingers."""
-        return stop_process(self.process, signal.SIGINT, STOP_TIMEOUT_S)
+def say(message: str) -> None:
+    """What the launcher tells the terminal (stderr) about its processes."""
+    print(message, file=sys.stderr, flush=True)
 
 
-class ChildDied(RuntimeError):
-    def __init__(self, child: Child) -> None:
-        code = child.process.returncode
-        super().__init__(f"{child.name} exited unexpectedly with code {code}")
+def restart_policy(settings: Settings) -> RestartPolicy:
+    return RestartPolicy(limit=settings.run_restart_limit, first_delay_s=settings.run_restart_backoff_s)
 
 
 @dataclass
 class DevStack:
-    """NATS plus the service processes; `shutdown` stops whatever was started, newest first."""
+    """NATS plus the service processes, each restarted if it dies (`supervisor.check`)."""
 
     settings: Settings
     stopping: threading.Event = field(default_factory=threading.Event)
-    children: list[Child] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.nats = embedded_nats(self.settings)
+        self.supervisor = Supervisor(restart_policy(self.settings), say)
 
     def start(self) -> None:
-        self.nats.start()
+        self.supervisor.start(NatsProcess(self.nats))
         self.nats.wait_ready(timeout=30.0)
         names = ["mail-sink"] if uses_embedded_mail() else []
         for name in [*names, "store-writer", "feedback", "projections", "intake"]:
             if not self.stopping.is_set():
-                self.children.append(Child.start(name, self.settings))
-
-    def check_children(self) -> None:
-        for child in self.children:
-            if child.process.poll() is not None:
-                raise ChildDied(child)
+                self.supervisor.start(ServiceProcess(name, self.settings))
 
     def wait_for_intake(self, timeout: float = READY_TIMEOUT_S) -> bool:
         """True once intake answers /healthz; False if asked to stop first. Raises on timeout."""
         deadline = time.monotonic() + timeout
         url = intake_health_url(self.settings)
         while not self.stopping.is_set():
-            self.check_children()
+            self.supervisor.check()
             if http_ok(url):
                 return True
             if time.monotonic() > deadline:
@@ -168,16 +154,12 @@ class DevStack:
         return False
 
     def watch(self) -> None:
-        """Until Ctrl-C or SIGTERM; raises ChildDied if a service exits on its own."""
+        """Until Ctrl-C or SIGTERM, restarting what dies; raises KeepsFailing."""
         while not self.stopping.wait(POLL_S):
-            self.check_children()
+            self.supervisor.check()
 
     def shutdown(self) -> None:
-        for child in reversed(self.children):
-            code = child.stop()
-            print(f"stopped {child.name} (exit code {code})", file=sys.stderr)
-        self.nats.stop()
-        print("stopped nats-server", file=sys.stderr)
+        self.supervisor.stop_all()
 
 
 def http_ok(url: str) -> bool:
@@ -205,15 +187,19 @@ def stop_on_signals(stopping: threading.Event) -> Iterator[None]:
 
 
 def main(settings: Settings) -> int:
-    settings = with_local_key(with_ops_ports(with_embedded_mail(settings)))
+    try:
+        settings = with_local_jetstream_key(with_local_key(with_ops_ports(with_embedded_mail(settings))))
+    except JetStreamKeyError as error:
+        say(f"error: {error}")
+        return 1
     prepare_dirs(settings)
     credentials = ensure_local_users(settings.users_path)
     stack = DevStack(settings)
     with stop_on_signals(stack.stopping):
         try:
             return run_until_stopped(stack, credentials)
-        except (ChildDied, TimeoutError, NatsServerError) as error:
-            print(f"error: {error}; logs are in {logs_dir(settings)}/", file=sys.stderr)
+        except (KeepsFailing, TimeoutError, NatsServerError) as error:
+            say(f"error: {error}; logs are in {logs_dir(settings)}/")
             return 1
         finally:
             stack.shutdown()
@@ -222,7 +208,7 @@ def main(settings: Settings) -> int:
 def run_until_stopped(stack: DevStack, credentials: Credentials) -> int:
     stack.start()
     if stack.wait_for_intake():
-        print(banner(stack.settings, stack.nats, credentials), flush=True)
+        print_banner(stack.settings, stack.nats, credentials)
         print(ops_endpoints(stack.settings), flush=True)
         stack.watch()
     return 0

@@ -1,12 +1,24 @@
-"""What `make run` prints: where everything is, how to sign in, a first request to try."""
+"""What `make run` prints: where everything is, how to sign in, a first request to try.
+
+The local users' passwords go to the terminal only: in full when stdout is a terminal; when
+stdout is a file or a pipe (a log: `make run > run.log`, `| tee`, a service manager's journal)
+the banner there names the users without their passwords, and the passwords are written to the
+controlling terminal (/dev/tty) if there is one. They are always in `local-credentials.json`
+beside the users file (0600).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from referral_loop.natsd import NatsServer
 from referral_loop.settings import ENV_PREFIX, Settings
+from referral_loop.users import credentials_path
 
 Credentials = dict[str, dict[str, str]]
 REFERRALS_PATH = "/api/referrals"
@@ -28,21 +40,30 @@ def store_description(settings: Settings) -> str:
     return f"PostgreSQL {s.postgres_user}@{s.postgres_host}:{s.postgres_port}/{s.postgres_dbname}"
 
 
-def curl_hint(settings: Settings, credentials: Credentials) -> str:
+def curl_hint(settings: Settings, credentials: Credentials, passwords: bool = True) -> str:
     name = next((n for n, c in credentials.items() if c["role"] == "intake"), "intake")
-    password = credentials.get(name, {}).get("password", "PASSWORD")
+    password = credentials.get(name, {}).get("password", "PASSWORD") if passwords else "PASSWORD"
     return (
         f"curl -u {name}:{password} -H 'content-type: application/json' "
         f"-d @examples/referral.json {settings.base_url}{REFERRALS_PATH}"
     )
 
 
-def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> str:
+def users_block(settings: Settings, credentials: Credentials, passwords: bool = True) -> str:
+    """The local users, with their passwords or with where to find them."""
+    if passwords:
+        return "\n".join(
+            f"    {name:8} role={c['role']:9} password={c['password']}" for name, c in credentials.items()
+        )
+    users = "\n".join(f"    {name:8} role={c['role']}" for name, c in credentials.items())
+    where = credentials_path(settings.users_path)
+    return f"{users}\n    (passwords: printed to the terminal only; kept in {where}, mode 600)"
+
+
+def banner(settings: Settings, nats: NatsServer, credentials: Credentials, passwords: bool = True) -> str:
     """What `make run` prints once everything answers: addresses, credentials, a first request."""
     base = settings.base_url
-    users = "\n".join(
-        f"    {name:8} role={c['role']:9} password={c['password']}" for name, c in credentials.items()
-    )
+    users = users_block(settings, credentials, passwords)
     return (
         "\nReferral Loop is running. Ctrl-C stops everything.\n\n"
         f"  Intake form   {base}/\n"
@@ -56,7 +77,7 @@ def banner(settings: Settings, nats: NatsServer, credentials: Credentials) -> st
         "  (intake, store-writer, feedback, projections, mail-sink, nats-server)\n\n"
         f"  Users ({settings.users_path}):\n{users}\n\n"
         f"  Sign in:\n{sign_in_hint(settings, credentials)}\n\n"
-        f"  Try:\n    {curl_hint(settings, credentials)}\n"
+        f"  Try:\n    {curl_hint(settings, credentials, passwords)}\n"
     )
 
 
@@ -74,3 +95,34 @@ def mail_description(settings: Settings) -> str:
     if uses_embedded_mail():
         return f"every email is kept as a .eml file in {settings.mail_dir}/ (SMTP sink on port {settings.mail_sink_port})"
     return f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_tls})"
+
+
+@contextmanager
+def controlling_terminal() -> Iterator[TextIO | None]:
+    """The terminal this process was started from (/dev/tty), or None (a service manager, CI)."""
+    try:
+        # A fixed device path: the controlling terminal, not a file anyone names.
+        tty = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        yield None
+        return
+    with tty:
+        yield tty
+
+
+def print_banner(
+    settings: Settings, nats: NatsServer, credentials: Credentials, out: TextIO | None = None
+) -> None:
+    """The banner to stdout; the passwords only if stdout is a terminal, else to /dev/tty."""
+    out = out or sys.stdout
+    if out.isatty():
+        print(banner(settings, nats, credentials), file=out, flush=True)
+        return
+    print(banner(settings, nats, credentials, passwords=False), file=out, flush=True)
+    with controlling_terminal() as tty:
+        if tty is not None:
+            print(
+                f"\n  Users (the terminal only):\n{users_block(settings, credentials)}\n",
+                file=tty,
+                flush=True,
+            )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from referral_loop.devstack import embedded_nats, intake_health_url, nats_address
-from referral_loop.devstack_banner import banner
+from referral_loop.devstack_banner import banner, print_banner
+from referral_loop.devstack_processes import service_env
+from referral_loop.jetstream_key import with_local_jetstream_key
 from referral_loop.settings import Settings, settings_env
 
 CREDENTIALS = {
@@ -61,3 +64,53 @@ def test_banner_lists_addresses_and_credentials(tmp_path: Path) -> None:
         "curl -u intake:pw-intake-123",
     ):
         assert expected in text
+
+
+def test_the_monitoring_port_is_a_setting_on_loopback_whatever_the_client_address(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, nats_url="nats://0.0.0.0:4333", nats_monitor_port=9333)
+    nats = embedded_nats(settings)
+    assert 'http: "127.0.0.1:9333"' in nats.config_text()
+    assert nats.monitor_url == "http://127.0.0.1:9333"
+    assert 'host: "0.0.0.0"' in nats.config_text(), "clients keep the address they were given"
+
+
+def test_make_runs_nats_is_encrypted_with_a_key_made_once_and_kept_out_of_files(tmp_path: Path) -> None:
+    settings = with_local_jetstream_key(Settings(data_dir=tmp_path))
+    key_file = tmp_path / "secrets" / "jetstream.key"
+    assert settings.jetstream_key_file == key_file
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    nats = embedded_nats(settings)
+    config = nats.config_text()
+    assert "cipher: chachapoly\n  key: $JETSTREAM_KEY\n" in config
+    assert key not in config and key not in repr(nats)
+    assert with_local_jetstream_key(Settings(data_dir=tmp_path)).jetstream_key_file == key_file
+    assert key_file.read_text().strip() == key, "made once, the same on every run"
+
+
+def test_the_services_are_not_given_the_jetstream_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, jetstream_key=SecretStr("k" * 44), jetstream_key_file=tmp_path / "k")
+    env = service_env(settings)
+    assert not [name for name in env if "JETSTREAM_KEY" in name]
+    assert "k" * 44 not in env.values()
+
+
+def test_the_banner_in_a_log_names_the_users_but_not_their_passwords(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    log = io.StringIO()  # not a terminal: what `make run > run.log` writes
+    print_banner(settings, embedded_nats(settings), CREDENTIALS, out=log)
+    text = log.getvalue()
+    assert "role=ops" in text and "curl -u intake:PASSWORD" in text
+    assert str(tmp_path / "local-credentials.json") in text
+    assert "pw-intake-123" not in text and "pw-ops-456" not in text
+
+
+def test_the_banner_on_a_terminal_shows_the_passwords(tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    settings = Settings(data_dir=tmp_path)
+    terminal = Terminal()
+    print_banner(settings, embedded_nats(settings), CREDENTIALS, out=terminal)
+    assert "password=pw-intake-123" in terminal.getvalue()

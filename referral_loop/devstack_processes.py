@@ -1,0 +1,81 @@
+"""The processes `make run` starts: a service (`python -m referral_loop.cli <name>`) and
+nats-server, each as `referral_loop.supervisor` can start, watch and restart it.
+
+A service's environment is the launcher's settings without the JetStream key: only nats-server
+needs that, and it gets it in its own environment (`referral_loop.natsd_config`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from referral_loop.devstack_banner import logs_dir
+from referral_loop.jetstream_key import KEY_SETTINGS
+from referral_loop.natsd import NatsServer, spawn, stop_process
+from referral_loop.settings import Settings, settings_env
+
+STOP_TIMEOUT_S = 15.0
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """A service's environment: these settings, and nothing of the JetStream key."""
+    env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+    return {name: value for name, value in env.items() if name not in KEY_SETTINGS}
+
+
+@dataclass
+class Child:
+    """One service process: `python -m referral_loop.cli <name>`, logging to logs/<name>.log."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, name: str, settings: Settings, log_name: str = "") -> Child:
+        command = [sys.executable, "-m", "referral_loop.cli", name]
+        log = logs_dir(settings) / f"{log_name or name}.log"
+        return cls(name, spawn(command, log, service_env(settings)))
+
+    def stop(self) -> int:
+        """SIGINT (a clean shutdown for uvicorn and asyncio.run alike), SIGKILL if it lingers."""
+        return stop_process(self.process, signal.SIGINT, STOP_TIMEOUT_S)
+
+
+@dataclass
+class ServiceProcess:
+    """A service the supervisor restarts: each `start` is a new Child, logging to the same file."""
+
+    name: str
+    settings: Settings
+    child: Child | None = None
+
+    def start(self) -> None:
+        self.child = Child.start(self.name, self.settings)
+
+    def exit_code(self) -> int | None:
+        return self.child.process.poll() if self.child else None
+
+    def stop(self) -> int | None:
+        return self.child.stop() if self.child else None
+
+
+@dataclass
+class NatsProcess:
+    """The embedded nats-server: restarted on the same ports, store and key."""
+
+    server: NatsServer
+    name: str = "nats-server"
+
+    def start(self) -> None:
+        self.server.start()
+
+    def exit_code(self) -> int | None:
+        return self.server.exit_code
+
+    def stop(self) -> int | None:
+        self.server.stop()
+        return self.server.exit_code
