@@ -84,16 +84,22 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerCon
     await js.add_consumer(stream, config)
 
 
+def deadletter_stream(settings: Settings) -> StreamConfig:
+    """The dead-letter stream as these settings keep it (DEADLETTER_MAX_AGE_DAYS)."""
+    return bus.deadletter_stream(settings.nats_replicas, settings.deadletter_max_age_days * 24 * 3600.0)
+
+
 async def declare_referral_streams(
     js: JetStreamContext, settings: Settings, patience_s: float = DECLARE_PATIENCE_S
 ) -> None:
     """Declare both streams, trying again for a while: a cluster whose nodes have only just met
-    cannot place a stream at 3 replicas yet (and a node may still be starting)."""
+    cannot place a stream at 3 replicas yet (and a node may still be starting). An existing
+    stream is updated to the config (a changed dead-letter retention applies at the next start)."""
     deadline = time.monotonic() + patience_s
     while True:
         try:
             await ensure_stream(js, bus.referrals_stream(settings.nats_replicas))
-            await ensure_stream(js, bus.deadletter_stream(settings.nats_replicas))
+            await ensure_stream(js, deadletter_stream(settings))
             return
         except (APIError, NatsTimeoutError) as error:
             if time.monotonic() > deadline:
