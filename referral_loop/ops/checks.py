@@ -2,6 +2,7 @@
 
 A check is an async probe that returns when the dependency is usable and raises otherwise
 (`Failing` with a short reason, or any error, reported by its type). Reasons never carry data.
+A probe may answer a short text, shown as the check's `detail` (how many facts were set aside).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from nats.js.errors import NotFoundError
 
 from referral_loop.ops.threads import in_thread
 
-Probe = Callable[[], Awaitable[None]]
+Probe = Callable[[], Awaitable[str | None]]
 CHECK_TIMEOUT_S = 3.0
 
 
@@ -33,16 +34,17 @@ class Check:
 
 
 async def outcome(check: Check) -> dict[str, Any]:
-    """{"name", "ok", "reason"} of one check, run with its timeout."""
+    """{"name", "ok", "reason"} of one check, run with its timeout (and "detail", if it gave one)."""
     try:
-        await asyncio.wait_for(check.probe(), check.timeout_s)
+        detail = await asyncio.wait_for(check.probe(), check.timeout_s)
     except Failing as error:
         return {"name": check.name, "ok": False, "reason": str(error)}
     except TimeoutError:
         return {"name": check.name, "ok": False, "reason": f"no answer within {check.timeout_s:g} s"}
     except Exception as error:
         return {"name": check.name, "ok": False, "reason": type(error).__name__}
-    return {"name": check.name, "ok": True, "reason": ""}
+    passed = {"name": check.name, "ok": True, "reason": ""}
+    return passed if detail is None else {**passed, "detail": detail}
 
 
 async def readiness(checks: Sequence[Check]) -> tuple[bool, list[dict[str, Any]]]:
@@ -88,3 +90,13 @@ def blocking(name: str, question: Callable[[], object], timeout_s: float = CHECK
         await in_thread(question)
 
     return Check(name, probe, timeout_s)
+
+
+def quarantined(count: Callable[[], int]) -> Check:
+    """The facts a follower set aside (`count`, asked in a worker thread): the check passes, since
+    the follower moves on, and its detail says how many it set aside."""
+
+    async def probe() -> str:
+        return f"{await in_thread(count)} fact(s) set aside"
+
+    return Check("quarantine", probe)

@@ -1,5 +1,6 @@
 """Scrape-time gauges shared by the services: NATS connection, JetStream consumer lag and the
-dead-letter count (asked of the server), a store follower's position behind the store."""
+dead-letter count (asked of the server), a store follower's position behind the store, and the
+facts a follower set aside."""
 
 from __future__ import annotations
 
@@ -52,6 +53,20 @@ def deadletter_count(metrics: Metrics, nc: Client) -> None:
         gauge.set(info.state.messages)
 
     metrics.on_scrape("deadletter", refresh)
+
+
+def quarantined(metrics: Metrics, follower: str, count: Callable[[], int]) -> None:
+    """How many facts `follower` set aside (`count`, asked in a worker thread at scrape time)."""
+    gauge = metrics.gauge(
+        "referral_loop_quarantined_facts",
+        "Store facts a follower could not read or apply and set aside (recorded, ops told).",
+        ["follower"],
+    )
+
+    async def refresh() -> None:
+        gauge.labels(follower).set(await in_thread(count))
+
+    metrics.on_scrape(f"quarantine_{follower}", refresh)
 
 
 def follower_lag(metrics: Metrics, follower: str, upstream: Any, position: Callable[[], int]) -> None:

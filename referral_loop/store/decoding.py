@@ -8,6 +8,10 @@ the domain event (the JSON parsed with a Python hook called for every object) an
 parses `{"fact": <any fact>, ...}` and validates the fact against the same contracts schema,
 every validator included, ignoring the event's other attributes.
 
+`readable_facts` gives, in place of a stored fact that cannot be decoded (it no longer meets its
+contract: a value recorded before a range was added), the error it raised, for a follower to set
+that fact aside (`store/quarantine.py`); `stored_facts` raises it.
+
 The direct path applies when it reads exactly what the general one would: the mapper's
 transcoder is the plain JSONTranscoder (decryption and decompression are applied first, as the
 mapper applies them), and the event's class has no upcasting to do (class_version 1).
@@ -29,8 +33,9 @@ from typing_extensions import TypedDict
 from contracts import AnyFact, Fact, fact_from_dict
 from contracts.forgetting import STORED_CONTEXT
 from referral_loop.store.ledger import ReferralLedger
-from referral_loop.store.opening import Opened, open_facts
+from referral_loop.store.opening import Opened, open_readable
 from referral_loop.store.patient_phi import SEALED, sealed_key
+from referral_loop.store.quarantine import caused_by_fact
 from referral_loop.store.referral import Referral
 
 
@@ -49,9 +54,39 @@ FORGETTING = ".PatientForgotten"
 def stored_facts(ledger: ReferralLedger, stored: Sequence[StoredEvent]) -> list[Opened]:
     """The facts these stored referral events carry, validated by contracts, their PHI opened
     (one key lookup for them all), each with the id of the patient key it was sealed under."""
+    readable = readable_facts(ledger, stored)
+    for item in readable:
+        if isinstance(item, Exception):
+            raise item
+    return [item for item in readable if not isinstance(item, Exception)]
+
+
+def readable_facts(ledger: ReferralLedger, stored: Sequence[StoredEvent]) -> list[Opened | Exception]:
+    """As `stored_facts`, but a fact that cannot be decoded gives the error it raised, in its
+    place; an error of the store or of its keys is raised."""
     if any(s.topic.endswith(FORGETTING) for s in stored):
         ledger.patient_keys.forget_cached()  # a patient was forgotten: no key outlives it here
-    return open_facts(ledger.patient_keys, [stored_fact(ledger.mapper, s) for s in stored], owned=True)
+    decoded = [_decoded(ledger.mapper, s) for s in stored]
+    return open_readable(ledger.patient_keys, decoded, owned=True)
+
+
+def _decoded(mapper: Mapper[UUID], stored: StoredEvent) -> Fact | dict[str, Any] | Exception:
+    try:
+        return stored_fact(mapper, stored)
+    except Exception as error:
+        if not caused_by_fact(error):
+            raise
+        return error
+
+
+def stored_event_id(mapper: Mapper[UUID], stored: StoredEvent) -> str | None:
+    """The event id in a stored fact that cannot be decoded, if its JSON still says it."""
+    try:
+        state = mapper.cipher.decrypt(stored.state) if mapper.cipher else stored.state
+        state = mapper.compressor.decompress(state) if mapper.compressor else state
+        return str(json.loads(state)["fact"]["event_id"])
+    except Exception:  # anything unreadable: the id is unknown
+        return None
 
 
 def stored_fact(mapper: Mapper[UUID], stored: StoredEvent) -> Fact | dict[str, Any]:

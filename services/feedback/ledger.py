@@ -3,6 +3,7 @@
 One thread at a time (a lock): the follower's pages, the sender's reads and records never race.
 Recently used cases are cached (`bootstrap.CASE_CACHE`): this process is the store's only writer.
 `patient_keys` are the referral store's patients' data keys: cases keep PHI sealed under them.
+Facts set aside (`quarantine.py`) are recorded with the decisions and the position past them.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, Tracking
+from eventsourcing.utils import get_topic
 
 from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
 from referral_loop.store.loading import load_many
 from referral_loop.store.patient_keys import PatientKeys
+from referral_loop.store.quarantine import SetAside
 from services.feedback.case import FeedbackCase
 from services.feedback.policy import Decisions, Find
+from services.feedback.quarantine import QuarantinedFact
 from services.feedback.sealing import key_of, page_keys
 
 UPSTREAM = "Referrals"
@@ -55,18 +59,41 @@ class FeedbackLedger(Application[UUID]):
         """The last referral-store position whose decisions are recorded."""
         return self.recorder.max_tracking_id(UPSTREAM) or 0  # type: ignore[attr-defined]
 
-    def process(self, page: Sequence[Recorded]) -> list[FeedbackCase]:
-        """Decide for a page of referral facts; record decisions and position in one transaction.
-        The page's data keys are read first, in one lookup, outside the lock."""
+    def process(self, page: Sequence[Recorded], set_aside: Sequence[SetAside] = ()) -> list[FeedbackCase]:
+        """Decide for a page of referral facts, record those `set_aside` (facts that could not be
+        read or decided on); decisions, entries and the position past all of them in one
+        transaction. The page's data keys are read first, in one lookup, outside the lock."""
         keys = page_keys(self.patient_keys, page)
+        last = max([*(r.position for r in page), *(a.position for a in set_aside)])
         with self.lock:
             find = self._finder({recorded.fact.referral_id for recorded in page})
             decisions = Decisions(find, self.deadlines, self.acknowledge)
             with self.uncached_on_error(decisions.touched):
                 for recorded in page:
                     decisions.apply(recorded.fact, key_of(recorded, keys))
-                self.save(*decisions.touched.values(), trackings=[Tracking(UPSTREAM, page[-1].position)])
+                aside = [QuarantinedFact.of(entry) for entry in set_aside]
+                self.save(*decisions.touched.values(), *aside, trackings=[Tracking(UPSTREAM, last)])
         return [a for a in decisions.touched.values() if isinstance(a, FeedbackCase)]
+
+    def quarantined(self) -> list[QuarantinedFact]:
+        """Every fact set aside, in store order (one pass over the log's entries of that kind)."""
+        topic = get_topic(QuarantinedFact.SetAside)  # type: ignore[attr-defined]
+        found: list[QuarantinedFact] = []
+        start = 1
+        while notes := self.recorder.select_notifications(start, limit=5000, topics=[topic]):
+            found += [self.repository.get(UUID(str(note.originator_id))) for note in notes]
+            start = notes[-1].id + 1
+        return sorted(found, key=lambda entry: entry.position)
+
+    def told(self, entry_ids: Sequence[UUID], outcome: str) -> None:
+        """Record that ops were told about these entries (`outcome`: the email's Message-ID, or
+        why it could not be sent)."""
+        with self.lock:
+            entries: dict[UUID, QuarantinedFact] = {i: self.repository.get(i) for i in entry_ids}
+            with self.uncached_on_error(entries):
+                for entry in entries.values():
+                    entry.tell(outcome)
+                self.save(*entries.values())
 
     def _finder(self, referral_ids: set[UUID]) -> Find:
         """`find` for a batch: its cases from the cache, the rest read in one query (so a new

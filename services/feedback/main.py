@@ -60,7 +60,8 @@ def outbox_gauges(metrics: Metrics, service: FeedbackService) -> None:
 
 
 def feedback_ops(settings: Settings, nc: Client, service: FeedbackService, metrics: Metrics) -> Ops:
-    """Ready: NATS connected, the REFERRALS stream there, both stores usable, SMTP reachable."""
+    """Ready: NATS connected, the REFERRALS stream there, both stores usable, SMTP reachable; and
+    how many facts were set aside (in the detail: the check passes, feedback moves on)."""
     client, wired = (lambda: nc), service.parts
     ops = Ops(
         "feedback",
@@ -70,11 +71,13 @@ def feedback_ops(settings: Settings, nc: Client, service: FeedbackService, metri
             checks.blocking("referral_store", lambda: stores.readable(wired.referrals.recorder)),
             checks.blocking("feedback_store", lambda: stores.writable(wired.ledger.recorder)),
             SmtpReachability(settings).check(),
+            checks.quarantined(lambda: service.quarantine.count),
         ],
         metrics,
     )
     gauges.nats_connected(metrics, client)
     gauges.follower_lag(metrics, "feedback", wired.referrals, wired.ledger.position)
+    gauges.quarantined(metrics, "feedback", lambda: service.quarantine.count)
     outbox_gauges(metrics, service)
     return ops
 

@@ -2,7 +2,8 @@
 
 Each page is one transaction: the rows, the volume counters and the new position commit
 together, and the position only moves from the value read in that same transaction, so a
-page applied twice (a crash, a second projector, a rebuild swapping tables) is refused.
+page applied twice (a crash, a second projector, a rebuild swapping tables) is refused. Facts
+set aside (`quarantine.py`) are recorded in the same transaction as the position past them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 
 from referral_loop.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
+from referral_loop.store.quarantine import SetAside
+from services.projections import quarantine
 from services.projections.db import Cursor, Database
 from services.projections.facts import Apply
 from services.projections.schema import create, tables
@@ -32,16 +35,21 @@ class Projector:
         rows = self.db.query(f"SELECT position FROM {self.t['view_position']} WHERE name = 'referrals'")
         return int(rows[0][0]) if rows else 0
 
-    def process(self, page: Sequence[Recorded]) -> int:
-        """Apply the facts of `page` not applied yet; the position afterwards."""
+    def process(self, page: Sequence[Recorded], set_aside: Sequence[SetAside] = ()) -> int:
+        """Apply the facts of `page` not applied yet, record those `set_aside` (facts that could
+        not be read or applied); the position afterwards, past both."""
         with self.db.transaction() as cursor:
             current = self._locked_position(cursor)
             fresh = [r for r in page if r.position > current]
+            aside = [a for a in set_aside if a.position > current]
             if fresh:
                 Apply(cursor, self.t, self.deadlines).page(fresh)
-                self._move(cursor, current, fresh[-1].position)
+            quarantine.record(cursor, self.t["quarantined_fact"], aside)
+            last = max([current, *(r.position for r in fresh), *(a.position for a in aside)])
+            if last > current:
+                self._move(cursor, current, last)
         self.scrub(fresh)
-        return fresh[-1].position if fresh else current
+        return last
 
     def scrub(self, applied: Sequence[Recorded]) -> None:
         """Once a page forgot a patient, empty the views' WAL of their name (`Database.scrub`);

@@ -25,7 +25,7 @@ from typing import TextIO
 from referral_loop.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
-from referral_loop.store.follower import read_page
+from referral_loop.store.follower import read_entries, settle
 from referral_loop.store.ledger import ReferralLedger
 from services.projections.db import Database
 from services.projections.facts import APPLIED
@@ -83,11 +83,12 @@ def swap(live: Database, build: Build, out: TextIO) -> None:
 
 def replay(referrals: ReferralLedger, projector: Projector, out: TextIO) -> int:
     """Apply the store's facts up to its end when the replay starts (later ones are the live
-    projector's); the position reached. Only the fact types that change the views are read."""
+    projector's); the position reached. Only the fact types that change the views are read; one
+    that cannot be read or applied is set aside (`quarantine.py`), as the live projector does."""
     started = last_report = time.monotonic()
     end, position = referrals.recorder.max_notification_id() or 0, projector.position()
-    while page := read_page(referrals, position, PAGE, APPLIED, through=end):
-        position = projector.process(page)
+    while page := read_entries(referrals, position, PAGE, APPLIED, through=end):
+        position = settle(page, projector.process)[-1]
         if time.monotonic() - last_report >= 1.0:
             report(out, position, end, started)
             last_report = time.monotonic()

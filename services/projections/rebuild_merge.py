@@ -4,6 +4,7 @@ Every `referral_view` row belongs to one referral, hence to one worker: the rows
 volume counter (dimension, key, month) gets referrals from several workers: the counts are
 added. Its label is the smallest of the workers' labels (a single worker's page keeps the
 smallest of the labels it met first): the same unless a key's label changed within a month.
+Facts set aside belong to one referral too: their rows are copied.
 Every worker moved its position to the rebuild's end, which the merged tables keep.
 
 On SQLite each worker's scratch file is attached in turn to the first one's; on PostgreSQL the
@@ -42,6 +43,7 @@ def add(cursor: Cursor, dialect: str, into: dict[str, str], source: dict[str, st
     """Add the rows of the tables `source` to the tables `into` (both as `schema.tables` names them)."""
     volume = into["volume_monthly"]
     cursor.execute(f"INSERT INTO {into['referral_view']} SELECT * FROM {source['referral_view']}")
+    cursor.execute(f"INSERT INTO {into['quarantined_fact']} SELECT * FROM {source['quarantined_fact']}")
     label = SMALLER[dialect].format(f"{volume}.label", "excluded.label")
     cursor.execute(
         f"INSERT INTO {volume} (month, dimension, key, label, count) "

@@ -15,8 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
-from referral_loop.store.decoding import stored_facts, stored_topics
-from referral_loop.store.follower import Recorded
+from referral_loop.store.decoding import stored_topics
+from referral_loop.store.follower import Entry, entries
 from referral_loop.store.ledger import ReferralLedger
 from referral_loop.store.shares import select_share
 
@@ -40,9 +40,8 @@ class ShareReader:
         self.topics = stored_topics(frozenset(types))
         self.postgres = dialect == "postgres"
 
-    def page(self, after: int, through: int) -> list[Recorded]:
-        """The share's next facts recorded after position `after`, up to `through`, in order."""
+    def page(self, after: int, through: int) -> list[Entry]:
+        """The share's next facts recorded after position `after`, up to `through`, in order (those
+        that cannot be read as entries set aside)."""
         params = [after + 1, through, self.topics, self.share.count, self.share.index, self.limit]
-        notifications = select_share(self.ledger.recorder, self.postgres, params)
-        opened = stored_facts(self.ledger, notifications)
-        return [Recorded(n.id, fact, key) for n, (fact, key) in zip(notifications, opened, strict=True)]
+        return entries(self.ledger, select_share(self.ledger.recorder, self.postgres, params))

@@ -17,6 +17,7 @@ from typing import Any
 from referral_loop.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
+from referral_loop.store.follower import settle
 from services.projections.db import Database
 from services.projections.facts import APPLIED
 from services.projections.projector import Projector
@@ -65,7 +66,7 @@ def replay(reader: ShareReader, projector: Projector, end: int, progressed: Call
     """Apply the share's facts up to `end`, then move the position to `end`; the position."""
     position = projector.position()
     while page := reader.page(position, end):
-        position = projector.process(page)
+        position = settle(page, projector.process)[-1]
         progressed(position)
     position = projector.advance(end)
     progressed(position)

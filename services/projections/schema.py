@@ -1,4 +1,5 @@
-"""The read models' tables: one row per referral, monthly volume counters, the follower's position.
+"""The read models' tables: one row per referral, monthly volume counters, the follower's position,
+and the facts the projector set aside (`quarantine.py`).
 
 Times are UTC text in one fixed format (`stamp`), so they sort and compare as text on both
 databases. `*_recorded_at` columns say when the store learned a milestone: as-of queries
@@ -51,7 +52,8 @@ DIMENSIONS = ["total", "clinic", "provider", "specialty", "reason", "payer", "pr
 
 
 def tables(suffix: str = "") -> dict[str, str]:
-    return {name: f"{name}{suffix}" for name in ("referral_view", "volume_monthly", "view_position")}
+    names = ("referral_view", "volume_monthly", "view_position", "quarantined_fact")
+    return {name: f"{name}{suffix}" for name in names}
 
 
 def table_ddl(suffix: str = "") -> list[str]:
@@ -75,6 +77,9 @@ def create_ddl(suffix: str = "") -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {t['volume_monthly']} (month TEXT NOT NULL, dimension TEXT NOT NULL, "
         "key TEXT NOT NULL, label TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (dimension, key, month))",
         f"CREATE TABLE IF NOT EXISTS {t['view_position']} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {t['quarantined_fact']} (position BIGINT PRIMARY KEY, "
+        "follower TEXT NOT NULL, fact_type TEXT NOT NULL, reason TEXT NOT NULL, referral_id TEXT, "
+        "event_id TEXT, set_aside_at TEXT NOT NULL)",
     ]
 
 

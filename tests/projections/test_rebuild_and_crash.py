@@ -18,6 +18,7 @@ from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import Recorded, read_page
 from referral_loop.store.ledger import Positioned
+from referral_loop.store.quarantine import SetAside
 from services.projections import rebuild as rebuilding
 from services.projections.db import Database
 from services.projections.projector import Projector
@@ -92,12 +93,12 @@ def test_a_failed_rebuild_leaves_the_live_views_and_nothing_else(
     before = snapshot(live)
     pages = 0
 
-    def failing(self: Projector, page: Sequence[Recorded]) -> int:
+    def failing(self: Projector, page: Sequence[Recorded], aside: Sequence[SetAside] = ()) -> int:
         nonlocal pages
         pages += 1
         if pages == 2:
             raise RuntimeError("the rebuild breaks half way")
-        return applying(self, page)
+        return applying(self, page, aside)
 
     applying = Projector.process
     monkeypatch.setattr(Projector, "process", failing)

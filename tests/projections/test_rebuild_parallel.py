@@ -1,5 +1,6 @@
 """A rebuild replayed by several worker processes (`REBUILD_WORKERS`) gives the tables a single
-process gives, and the live views; a failing worker leaves the live views and nothing else.
+process gives, and the live views; a failing worker leaves the live views and nothing else; a fact
+no worker can read is set aside, and the rebuild completes.
 
 The store holds the seeded history (tests/projections/seed.py) with sealed PHI, a forgotten
 patient with two referrals, and, last, facts the views ignore (every worker must still reach
@@ -12,6 +13,7 @@ import io
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -22,9 +24,11 @@ from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.decoding import stored_topics
 from referral_loop.store.follower import Recorded, read_page
+from referral_loop.store.quarantine import SetAside
 from services.projections.db import Database
 from services.projections.facts import APPLIED
 from services.projections.projector import Projector
+from services.projections.quarantine import QuarantinedFact, quarantined
 from services.projections.rebuild import rebuild
 from services.projections.rebuild_parallel import RebuildFailed
 from services.projections.rebuild_share import Share, ShareReader
@@ -89,28 +93,66 @@ def read_all(reader: ShareReader, end: int) -> list[Recorded]:
     return found
 
 
-def test_a_failing_worker_process_leaves_the_live_views_and_nothing_else(seeded: Seeded) -> None:
+def test_a_failing_worker_process_leaves_the_live_views_and_nothing_else(
+    seeded: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker processes (and only they: they start afresh) load a hook that breaks their
+    projector with an error no fact causes; a poison fact would only be set aside."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(BREAK_THE_PROJECTOR)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
     live = tables(seeded.db)
-    corrupt(seeded, owned_by=Share(1, 2))
-    with pytest.raises(RebuildFailed, match="rebuild worker 2 of 2 failed"):
+    with pytest.raises(RebuildFailed, match="rebuild worker 2 of 2 failed: RuntimeError"):
         rebuild(workers(seeded.settings, 2), io.StringIO())
     assert tables(seeded.db) == live
     assert leftovers(seeded.settings, seeded.db) == [] and multiprocessing.active_children() == []
 
 
-def corrupt(seeded: Seeded, owned_by: Share) -> None:
+BREAK_THE_PROJECTOR = """
+from services.projections.projector import Projector
+from services.projections.quarantine import QuarantinedFact, quarantined
+
+def broken(self, page, set_aside=()):
+    raise RuntimeError("the worker's views are broken")
+
+Projector.process = broken
+"""
+
+
+def test_a_parallel_rebuild_sets_a_fact_aside_that_holds_no_valid_fact(seeded: Seeded) -> None:
+    """A stored event of a worker's share that decodes to no fact: set aside by that worker, carried
+    into the live views with the others' rows; the same as a single process gives."""
+    position = corrupt(seeded, owned_by=Share(1, 2))
+    rebuild(workers(seeded.settings, 1), io.StringIO())
+    alone, aside_alone = tables(seeded.db), quarantined(seeded.db)
+    rebuild(workers(seeded.settings, 2), io.StringIO())
+    assert tables(seeded.db) == alone
+    assert strip_times(quarantined(seeded.db)) == strip_times(aside_alone)
+    [entry] = aside_alone
+    assert (entry.position, entry.fact_type, entry.follower) == (position, "PatientSeen", "projections")
+    assert "failed validation" in entry.reason
+
+
+def strip_times(entries: list[QuarantinedFact]) -> list[dict[str, object]]:
+    return [entry.model_dump(exclude={"set_aside_at"}) for entry in entries]
+
+
+def corrupt(seeded: Seeded, owned_by: Share) -> int:
     """Record an event the store's key opens but that holds no valid fact, of a referral of this
-    share, and one valid fact after it (a store's last event must be readable to open it)."""
+    share, and one valid fact after it (a store's last event must be readable to open it); the
+    event's position."""
     referral_id = next(r for r in iter(uuid4, None) if owned_by.owns(r))
     (topic,) = stored_topics(frozenset({"PatientSeen"}))
     ledger = open_ledger(seeded.settings)
     try:
         state = b'{"fact": "not a fact"}'
         state = ledger.mapper.cipher.encrypt(state) if ledger.mapper.cipher else state
-        ledger.recorder.insert_events([StoredEvent(referral_id, 1, topic, state)])
+        [position] = ledger.recorder.insert_events([StoredEvent(referral_id, 1, topic, state)]) or [0]
     finally:
         ledger.close()
     seeded.store.record([delivered(AcknowledgementSent, seeded.ids["oct-C3"])])
+    return position
 
 
 def test_a_failure_in_this_process_share_stops_the_workers_and_leaves_nothing(
@@ -119,7 +161,7 @@ def test_a_failure_in_this_process_share_stops_the_workers_and_leaves_nothing(
     """The worker processes import the projector afresh: only this process's share fails."""
     live = tables(seeded.db)
 
-    def failing(self: Projector, page: Sequence[Recorded]) -> int:
+    def failing(self: Projector, page: Sequence[Recorded], aside: Sequence[SetAside] = ()) -> int:
         raise RuntimeError("this process's share breaks")
 
     monkeypatch.setattr(Projector, "process", failing)

@@ -12,6 +12,7 @@ from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import Recorded, StoreFollower
 from referral_loop.store.ledger import Positioned
+from referral_loop.store.quarantine import SetAside
 from tests.support import referrals as make
 
 
@@ -19,7 +20,7 @@ async def waits_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: f
     """The follower's waits over seven looks at the store; a fact is recorded during the fourth wait."""
     ledger, processed = open_ledger(Settings(data_dir=tmp_path)), []
 
-    def process(page: Sequence[Recorded]) -> int:
+    def process(page: Sequence[Recorded], _: Sequence[SetAside]) -> int:
         processed.extend(page)
         return len(page)
 
