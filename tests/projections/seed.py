@@ -175,18 +175,21 @@ class SeededHistory:
             self.ids[name] = rid
         return rid
 
-    def book(self, rid: UUID, when: datetime, appointment: datetime) -> None:
-        self.add(make.scheduled(rid, appointment), when)
+    def book(
+        self, rid: UUID, when: datetime, appointment: datetime, recorded: datetime | None = None
+    ) -> None:
+        self.add(make.scheduled(rid, appointment), when, recorded)
 
-    def see(self, rid: UUID, when: datetime) -> None:
-        self.add(make.seen(rid), when)
+    def see(self, rid: UUID, when: datetime, recorded: datetime | None = None) -> None:
+        self.add(make.seen(rid), when, recorded)
 
-    def report(self, rid: UUID, when: datetime) -> None:
+    def report(self, rid: UUID, when: datetime, recorded: datetime | None = None) -> None:
         self.add(
             ReportSent.new(
                 rid, Delivery(message_id=f"<{rid}@seed>", sent_to="reports@x.example"), make.STAFF
             ),
             when,
+            recorded,
         )
 
     def no_show(self, rid: UUID, when: datetime) -> None:

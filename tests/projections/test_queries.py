@@ -241,6 +241,10 @@ def test_trend_rules_at_their_boundaries() -> None:
     assert classify(3, 6, 6, 3, False).value == "growing"
     assert classify(0, 5, 6, 1, False).value == "steady"  # baseline under 1: not declining
     assert classify(0, 5, 6, 0, False).value == "lapsed"
+    assert classify(0, 1, 6, 0, False).value == "lapsed"  # a single referral in the window is enough
+    assert classify(0, 0, 6, 0, False).value == "steady"  # no baseline: nothing to lapse from
+    assert classify(0, 6, 6, 1, False).value == "declining"  # a baseline of exactly 1
+    assert classify(1, 12, 6, 1, False).value == "declining"  # 1 is under 0.6 x 2 = 1.2
     assert classify(5, 0, 6, 5, True).value == "new"
 
 
