@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import os
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -43,6 +41,7 @@ from referral_loop.forgetting_report import Report
 from referral_loop.key_residue import clear_key_residue
 from referral_loop.keys import StoreKeyError
 from referral_loop.nats_auth import ADMIN
+from referral_loop.operator import ROLE, os_user
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import ReferralLedger
@@ -71,13 +70,6 @@ WHY_NOT = {
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """`referral-loop forget-patient` (its arguments are declared in referral_loop/cli.py)."""
     return main(settings, args.referral_id, args.by or os_user(), args.wait)
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name for this uid (a container's)
-        return f"uid {os.getuid()}"
 
 
 @dataclass(frozen=True)
@@ -169,7 +161,7 @@ async def _nothing(audit: AuditLog, request: Request, why: str) -> int:
 
 async def _failed(audit: AuditLog, request: Request, why: str) -> None:
     named = (str(request.referral_id),)
-    await audit.arecord(AuditEvent(request.actor.name, "admin", "erase", "patient", "failed", named, why))
+    await audit.arecord(AuditEvent(request.actor.name, ROLE, "erase", "patient", "failed", named, why))
 
 
 async def _on_the_bus(nc: Client, facts: list[PatientForgotten], wait_s: float) -> BusErasure:

@@ -9,6 +9,7 @@ from contracts import bus
 from referral_loop.audit import AuditEvent, Outcome
 from referral_loop.forgetting_bus import BusErasure
 from referral_loop.key_residue import Residue
+from referral_loop.operator import ROLE
 
 
 @dataclass(frozen=True)
@@ -64,4 +65,4 @@ class Report:
         if self.problems:
             detail += f"; incomplete: {'; '.join(self.problems)}"
         outcome: Outcome = "failed" if self.problems else "allowed"
-        return AuditEvent(who, "admin", "erase", "patient", outcome, tuple(map(str, self.referrals)), detail)
+        return AuditEvent(who, ROLE, "erase", "patient", outcome, tuple(map(str, self.referrals)), detail)

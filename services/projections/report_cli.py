@@ -1,6 +1,7 @@
 """`referral-loop report ...`: the read models' reports as aligned text tables, or CSV with --csv.
 
 Reads the views database directly (no server needed); the CSV is the API's `?format=csv` text.
+Worklists name patients: that report is audited (report_worklists.py).
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from pydantic import BaseModel
 
 from referral_loop.settings import Settings
 from services.projections import csv_export as csv
-from services.projections import schema
+from services.projections import report_worklists, schema
 from services.projections.api import MAX_MONTHS, check_month, parse_as_of, resolve_range
 from services.projections.db import Database
-from services.projections.models import Cms50, Dimension, Kpis, Scorecard, Trend, VolumeFilter, WorkItem
+from services.projections.models import Cms50, Dimension, Kpis, Scorecard, Trend, VolumeFilter
 from services.projections.queries.kpis import cms50, kpis, scorecards
 from services.projections.queries.trends import trends
 from services.projections.queries.volume import volume
-from services.projections.queries.worklists import worklists
-
-LISTS = {"to_schedule": "To schedule", "scheduled": "Scheduled", "awaiting_report": "Awaiting report"}
-LISTS |= {"overdue": "Report overdue", "closed": "Closed"}
+from services.projections.report_worklists import LISTS
 
 
 def main(settings: Settings, argv: list[str]) -> int:
@@ -38,7 +36,10 @@ def main(settings: Settings, argv: list[str]) -> int:
     db = Database(settings, settings.views_sqlite_file)
     try:
         schema.create(db)
-        sys.stdout.write(REPORTS[args.report](db, args))
+        named = args.report == "worklists"  # patients' names: audited first (report_worklists.py)
+        sys.stdout.write(
+            report_worklists.report(settings, db, args) if named else REPORTS[args.report](db, args)
+        )
     finally:
         db.close()
     return 0
@@ -158,18 +159,6 @@ def trends_report(db: Database, args: argparse.Namespace) -> str:
     return csv.columns_table(title(args, what), csv.TRENDS, found)
 
 
-def worklists_report(db: Database, args: argparse.Namespace) -> str:
-    found = worklists(db, datetime.now(args.tz), limit=500)
-    if args.csv:
-        return as_csv(getattr(found, args.list_name), WorkItem)
-    names = [args.list_name] if args.list_name else list(LISTS)
-    lists = [(LISTS[name], getattr(found, name)) for name in names]
-    columns = csv.work_columns(args.tz)
-    return "\n".join(
-        csv.columns_table(f"{what} ({len(items)})", columns, items, False) for what, items in lists
-    )
-
-
 def kpis_report(db: Database, args: argparse.Namespace) -> str:
     found = kpis(db, span(args))
     if args.csv:
@@ -201,7 +190,6 @@ def cms50_report(db: Database, args: argparse.Namespace) -> str:
 REPORTS: dict[str, Callable[[Database, argparse.Namespace], str]] = {
     "volume": volume_report,
     "trends": trends_report,
-    "worklists": worklists_report,
     "kpis": kpis_report,
     "scorecards": scorecards_report,
     "cms50": cms50_report,

@@ -1,16 +1,24 @@
-"""`referral-loop report`: aligned tables with the seeded numbers and totals; --csv is the API's CSV."""
+"""`referral-loop report`: aligned tables with the seeded numbers and totals; --csv is the API's CSV.
+The worklists name patients: each printing is audited with exactly the referrals printed, also
+when run as its own process beside `make run` (the names sealed under its store key)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from referral_loop.settings import Settings
+from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
+from referral_loop.keys import with_local_key
+from referral_loop.operator import os_user
+from referral_loop.settings import Settings, settings_env
 from services.projections.report_cli import main
 from tests.projections.browser import HARBOR, LAKESIDE, MONTHLY, MONTHS, WORKLIST_PATIENTS, Ops, opened_ops
+from tests.support.processes import base_env
 
 Capture = pytest.CaptureFixture[str]
 RANGE = ["--from", "2026-01", "--to", "2026-06"]
@@ -134,3 +142,44 @@ def test_a_bad_command_line_exits_2_saying_why(
 def test_help_exits_0(ops: Ops, capsys: Capture) -> None:
     assert main(ops.settings, ["--help"]) == 0
     assert "volume" in capsys.readouterr().out
+
+
+async def api_worklists(ops: Ops, **params: str) -> dict[str, set[str]]:
+    """Each list's referral ids, as the API shows them."""
+    async with ops.client() as client:
+        found = (await client.get("/api/worklists", params=params)).json()
+    return {name: {item["referral_id"] for item in items} for name, items in found.items()}
+
+
+def reports_audited(settings: Settings) -> list[AuditEvent]:
+    log = AuditLog(settings, "test")
+    try:
+        return [e for e in reversed(log.query(AuditQuery(what="worklists"))) if e.service == "report"]
+    finally:
+        log.close()
+
+
+async def test_printing_worklists_is_audited_with_the_referrals_printed(ops: Ops, capsys: Capture) -> None:
+    run(ops, capsys, "worklists")
+    run(ops, capsys, "worklists", "--list", "scheduled", "--csv")
+    lists = await api_worklists(ops)
+    every, scheduled = set().union(*lists.values()), lists["scheduled"]
+    read, export = reports_audited(ops.settings)
+    assert (read.who, read.role, read.action, read.outcome) == (os_user(), "admin", "read", "allowed")
+    assert set(read.referral_ids) == every and every, "exactly the referrals whose names it printed"
+    assert (export.action, set(export.referral_ids)) == ("export", scheduled)
+
+
+def test_worklists_beside_make_run_open_the_sealed_names_and_are_audited(tmp_path: Path) -> None:
+    """A process of its own, no store key in its environment, beside make run's data dir."""
+    made = with_local_key(Settings(data_dir=tmp_path, sqlite_path=tmp_path / "store.sqlite"))
+    with opened_ops(made):  # the views written by make run's projections: names sealed
+        pass
+    beside = made.model_copy(update={"store_key_file": None})
+    command = [sys.executable, "-m", "referral_loop.cli", "report", "worklists"]
+    env = {**base_env(), **settings_env(beside)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in WORKLIST_PATIENTS.values())
+    [entry] = reports_audited(made)
+    assert entry.action == "read" and len(entry.referral_ids) >= len(WORKLIST_PATIENTS)
