@@ -7,29 +7,30 @@ store keys rotated away). An entry under a key not given is checked for its hash
 a later entry with a checked MAC pins it. Entries written before the chain existed (no hash) are
 counted, and may only come first.
 
-Exit status: 0 intact; 1 broken (the entry and what is wrong are printed); 3 intact, but a store
-key is known and the newest entries carry no MAC checked with it: they could have been rewritten
-by someone with the files and without the key. What the chain cannot show by itself: the newest
-entries removed (the rest still links); compare the head it prints with one kept elsewhere
-(`--head SEQ:HASH`).
+Exit status: 0 intact; 1 broken (the entry and what is wrong are printed); 2 a key given cannot
+be read or is malformed; 3 intact, but the newest entries carry no MAC checked with a key given
+while keys are in play: they could have been rewritten by someone with the files and without the
+key. What the chain cannot show by itself: the newest entries removed (the rest still links);
+compare the head it prints with one kept elsewhere (`--head SEQ:HASH`).
 """
 
 from __future__ import annotations
 
 import argparse
 import hmac
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from referral_loop.audit import AuditLog
-from referral_loop.audit_chain import GENESIS, ChainKey, chain_key, entry_hash
-from referral_loop.keys import store_key
+from referral_loop.audit_chain import GENESIS, ChainKey, entry_hash
+from referral_loop.keys import StoreKeyError, store_key
 from referral_loop.settings import Settings
 
 PAGE = 5000
-EXIT_INTACT, EXIT_BROKEN, EXIT_UNAUTHENTICATED = 0, 1, 3
+EXIT_INTACT, EXIT_BROKEN, EXIT_USAGE, EXIT_UNAUTHENTICATED = 0, 1, 2, 3
 
 
 @dataclass
@@ -124,19 +125,26 @@ def summary(walk: Walk) -> tuple[int, str]:
 
 
 def keys_of(settings: Settings, old_key_files: list[Path]) -> dict[str, ChainKey]:
-    """The configured store key's chain key and those of the old store keys given."""
-    found = [chain_key(settings)]
-    for path in old_key_files:
-        old = store_key(settings.model_copy(update={"store_key": None, "store_key_file": path}))
-        found.append(ChainKey.derive(old) if old else None)
-    return {key.key_id: key for key in found if key is not None}
+    """The chain keys of the configured store key and of the old store keys given (a key that
+    cannot be read or is malformed raises StoreKeyError: verify never checks less than asked)."""
+    given = [
+        settings,
+        *(settings.model_copy(update={"store_key": None, "store_key_file": p}) for p in old_key_files),
+    ]
+    found = [ChainKey.derive(key) for key in map(store_key, given) if key]
+    return {key.key_id: key for key in found}
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """`referral-loop audit verify` (arguments: `configure`)."""
+    try:
+        keys = keys_of(settings, args.old_key_file)
+    except StoreKeyError as error:
+        print(f"audit verify: {error}", file=sys.stderr)
+        return EXIT_USAGE
     log = AuditLog(settings, "audit-verify")
     try:
-        code, text = summary(verify(log, keys_of(settings, args.old_key_file), args.head))
+        code, text = summary(verify(log, keys, args.head))
     finally:
         log.close()
     print(text, flush=True)
