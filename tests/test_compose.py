@@ -55,6 +55,10 @@ OPS_PORT_SETTING = {
     "projections": "REFERRAL_LOOP_OPS_PORT",
 }
 """Each role's setting of the port its /readyz answers on."""
+MONITOR_PORT = 8222
+"""NATS monitoring in the containers: on loopback, for the healthcheck run inside each."""
+JETSTREAM_KEY = "JETSTREAM_KEY"
+"""The variable every NATS node reads its encryption key from."""
 NATS_COMMENTS = r"#|(?<!:)//"
 """Comments in a NATS config: # or // (but not the // of a URL such as nats://nats:6222)."""
 ENV_PREFIX = "REFERRAL_LOOP_"
@@ -264,6 +268,27 @@ def test_nats_runs_jetstream_with_sync_always() -> None:
     assert_jetstream_on_a_volume("nats", nats_service, host_file)
 
 
+def test_every_nats_node_encrypts_jetstream_with_a_key_from_the_environment(compose: dict[str, Any]) -> None:
+    """The streams hold PHI: each node's config turns encryption at rest on with the key by
+    reference ($JETSTREAM_KEY), compose gives it from .env (refusing to start without it), and
+    monitoring listens on the container's loopback only."""
+    cluster = cluster_topology()
+    for name in nats_nodes(cluster):
+        config = without_comments(nats_config_file(name, cluster[name]).read_text(), NATS_COMMENTS)
+        body = block(config, "jetstream") or ""
+        assert re.search(r"^\s*cipher\s*[:=]\s*\"?(chachapoly|aes)\"?\s*$", body, re.M), name
+        assert re.search(rf"^\s*key\s*[:=]\s*\${JETSTREAM_KEY}\s*$", body, re.M), (
+            f"{name}: the JetStream key comes from the environment, never from the file"
+        )
+        assert re.search(rf"^http\s*[:=]\s*\"?127\.0\.0\.1:{MONITOR_PORT}\"?\s*$", config, re.M), name
+        raw = environment(compose["services"][name]).get(JETSTREAM_KEY, "")
+        match = INTERPOLATION.fullmatch(raw)
+        assert match and match["name"] == JETSTREAM_KEY and match["op"] == ":?", (
+            f"{name} must get JETSTREAM_KEY from .env and refuse to start without it, got {raw!r}"
+        )
+    assert JETSTREAM_KEY in env_file(ENV_EXAMPLE) and JETSTREAM_KEY in env_file(ENV_CLUSTER_EXAMPLE)
+
+
 def test_every_app_variable_is_a_setting(services: dict[str, dict[str, Any]]) -> None:
     fields = set(Settings.model_fields)
     for name, service in services.items():
@@ -357,7 +382,7 @@ def test_env_example_gives_the_defaults_compose_falls_back_on() -> None:
     """Copying .env.example to .env changes nothing but the secrets: no .env.example value
     quietly differs from compose.yaml's own default (e.g. a cluster setting left in it)."""
     example = env_file(ENV_EXAMPLE)
-    secrets = {name: example[name] for name in ("POSTGRES_PASSWORD", "STORE_KEY")}
+    secrets = {name: example[name] for name in ("POSTGRES_PASSWORD", "STORE_KEY", "JETSTREAM_KEY")}
     assert topology(secrets) == default_topology()
 
 
@@ -537,7 +562,10 @@ def test_env_cluster_example_sets_up_the_cluster() -> None:
 def render_cluster_conf(text: str, ports: dict[int, int], store_dir: Path, routes: dict[str, int]) -> str:
     """cluster.conf for a node on loopback: `ports` for 4222, 8222 and 6222, routes to 127.0.0.1
     at `routes` (by service name), JetStream in `store_dir`. Each piece must be there once."""
-    substitutions = {f"0.0.0.0:{port}": f"127.0.0.1:{new}" for port, new in ports.items()}
+    substitutions = {
+        f"{'127.0.0.1' if port == MONITOR_PORT else '0.0.0.0'}:{port}": f"127.0.0.1:{new}"
+        for port, new in ports.items()
+    }
     substitutions["/data/jetstream"] = json.dumps(str(store_dir))
     substitutions |= {f"nats://{name}:6222": f"nats://127.0.0.1:{port}" for name, port in routes.items()}
     text = without_comments(text, NATS_COMMENTS)
@@ -560,6 +588,9 @@ def wait_healthy(http_port: int, process: subprocess.Popen[bytes], log: Path, ti
             pass
         time.sleep(0.1)
     raise AssertionError(f"a node never became healthy:\n{log.read_text(errors='replace')}")
+
+
+CLUSTER_KEY = "a-test-jetstream-key-of-44-characters-000000"
 
 
 async def replicated_stream(urls: list[str], admin_seed: Path, timeout: float = 10.0) -> StreamInfo:
@@ -607,7 +638,7 @@ def test_cluster_conf_forms_a_jetstream_cluster(tmp_path: Path) -> None:
             conf.write_text(
                 render_cluster_conf(CLUSTER_CONF.read_text(), ports[name], tmp_path / name, routes)
             )
-            env = {**os.environ, **public, "NATS_SERVER_NAME": name}
+            env = {**os.environ, **public, "NATS_SERVER_NAME": name, JETSTREAM_KEY: CLUSTER_KEY}
             processes[name] = spawn(
                 [str(nats_server_binary()), "-c", str(conf)], tmp_path / f"{name}.log", env
             )
@@ -620,6 +651,8 @@ def test_cluster_conf_forms_a_jetstream_cluster(tmp_path: Path) -> None:
         members = {info.cluster.leader, *(peer.name for peer in info.cluster.replicas or [])}
         assert members == set(nodes), f"the stream must live on every node ({nodes}), it is on {members}"
         assert info.state.messages == 1
+        stored = [p for p in tmp_path.rglob("*") if p.is_file() and b"routed" in p.read_bytes()]
+        assert stored == [], "the message is readable in a node's files: encryption at rest is off"
     finally:
         for process in processes.values():
             stop_process(process, signal.SIGTERM, timeout=5)

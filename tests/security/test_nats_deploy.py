@@ -46,6 +46,9 @@ from tests.test_compose import (
 AUTH_CONF = NATS_CONFIG_DIR / "auth.conf"
 NKEYS_ENV = "./secrets/nats/nkeys.env"
 ONCE = {"allow_reconnect": False, "max_reconnect_attempts": 0}
+JETSTREAM_KEY = "JETSTREAM_KEY"
+JS_KEY = "a-test-jetstream-key-of-44-characters-000000"
+PATIENT = make.referral_body()["patient"]["family_name"].encode()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +100,7 @@ def test_each_app_container_gets_only_its_own_seed(compose: dict[str, Any]) -> N
 def rendered_nats_conf(directory: Path, client: int, http: int) -> Path:
     """deploy/nats/nats.conf on loopback ports, its store and auth.conf in `directory`."""
     text = (NATS_CONFIG_DIR / "nats.conf").read_text()
-    for old, new in (("port: 4222", f"port: {client}"), ("http_port: 8222", f"http_port: {http}")):
+    for old, new in (("port: 4222", f"port: {client}"), ("127.0.0.1:8222", f"127.0.0.1:{http}")):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     text = text.replace("/data/jetstream", str(directory / "jetstream"))
@@ -129,21 +132,40 @@ async def attacks(settings: Settings) -> list[str]:
 def test_the_shipped_nats_conf_refuses_strangers_and_forgeries(tmp_path: Path) -> None:
     client, http = free_port(), free_port()
     conf = rendered_nats_conf(tmp_path, client, http)
-    keys = ensure_credentials(tmp_path / "secrets")
-    env = {**os.environ, **{env_variable(role): key for role, key in keys.items()}}
-    process = spawn([str(nats_server_binary()), "-c", str(conf)], tmp_path / "nats.log", env)
+    process = spawn([str(nats_server_binary()), "-c", str(conf)], tmp_path / "nats.log", node_env(tmp_path))
     try:
         wait_healthy(http, process, tmp_path / "nats.log", timeout=10)
         settings = Settings(nats_url=f"nats://127.0.0.1:{client}", nats_secrets_dir=tmp_path / "secrets")
         assert asyncio.run(attacks(settings)) == [violation("publish", "referrals.ReportSent")]
     finally:
         stop_process(process, signal.SIGTERM, timeout=5)
+    stored = [p for p in (tmp_path / "jetstream").rglob("*") if p.is_file() and PATIENT in p.read_bytes()]
+    assert stored == [], "the shipped nats.conf must encrypt JetStream's files: a patient is readable"
+    assert JS_KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def node_env(directory: Path) -> dict[str, str]:
+    """What compose gives a NATS node: the users' public keys (nkeys.env) and JETSTREAM_KEY (.env)."""
+    keys = ensure_credentials(directory / "secrets")
+    return {**os.environ, **{env_variable(role): key for role, key in keys.items()}, JETSTREAM_KEY: JS_KEY}
+
+
+def test_a_node_without_the_jetstream_key_does_not_start(tmp_path: Path) -> None:
+    """A .env without JETSTREAM_KEY must not mean streams written in clear: nats-server refuses."""
+    conf = rendered_nats_conf(tmp_path, free_port(), free_port())
+    env = {k: v for k, v in node_env(tmp_path).items() if k != JETSTREAM_KEY}
+    process = spawn([str(nats_server_binary()), "-c", str(conf)], tmp_path / "nats.log", env)
+    try:
+        assert process.wait(timeout=10) != 0
+    finally:
+        stop_process(process, signal.SIGKILL, timeout=5)
+    assert JETSTREAM_KEY in (tmp_path / "nats.log").read_text()
 
 
 def test_a_node_without_the_public_keys_does_not_start(tmp_path: Path) -> None:
     """A missing nkeys.env must not mean an open server: nats-server refuses the config."""
     conf = rendered_nats_conf(tmp_path, free_port(), free_port())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_NKEY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_NKEY_")} | {JETSTREAM_KEY: JS_KEY}
     process = spawn([str(nats_server_binary()), "-c", str(conf)], tmp_path / "nats.log", env)
     try:
         assert process.wait(timeout=10) != 0
