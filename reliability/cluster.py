@@ -3,7 +3,8 @@ replicas 3, an embedded PostgreSQL holding the referral store, feedback's store 
 two replicas each of the store writer, feedback and projections (one leads each role, the other
 stands by: `referral_loop.leading`), intake, and the mail sink. The same code as `make run`;
 only settings differ. Every node admits the same users (each service's nkey, with its
-permissions), so a client keeps its identity whichever node it reaches. `make cluster` runs it
+permissions), so a client keeps its identity whichever node it reaches, and encrypts its
+JetStream files with the JetStream key (`referral_loop.jetstream_key`). `make cluster` runs it
 (reliability/cluster_run.py); the cluster fault test drives it.
 """
 
@@ -21,8 +22,9 @@ from bench.stack import postgres_store, stack_settings, wait_http
 from contracts import bus
 from referral_loop.bus import connect
 from referral_loop.devstack import Child
+from referral_loop.jetstream_key import encryption, with_local_jetstream_key
 from referral_loop.nats_auth import ADMIN, ensure_credentials, seed_path
-from referral_loop.natsd import ClusterConfig, NatsServer, free_port
+from referral_loop.natsd import ClusterConfig, JetStreamEncryption, NatsServer, free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 
@@ -122,15 +124,24 @@ async def _stream_leader(settings: Settings) -> str:
         await nc.close()
 
 
-def cluster_nodes(root: Path, users: dict[str, str], count: int = NODES) -> list[NatsServer]:
-    """`count` nats-servers, each routed to all the others, JetStream on, on free ports, each
-    admitting `users` (role -> public nkey)."""
+def cluster_encryption(root: Path) -> JetStreamEncryption | None:
+    """The nodes' JetStream encryption: the configured key, else `root/secrets/jetstream.key`
+    (made once, 0600), as `make run` does."""
+    return encryption(with_local_jetstream_key(Settings(data_dir=root)))
+
+
+def cluster_nodes(
+    root: Path, users: dict[str, str], count: int = NODES, encrypted: JetStreamEncryption | None = None
+) -> list[NatsServer]:
+    """`count` nats-servers, each routed to all the others, JetStream on (encrypted at rest with
+    `encrypted`), on free ports, each admitting `users` (role -> public nkey)."""
     routes = [ClusterConfig(name="referral-loop") for _ in range(count)]
     return [
         NatsServer(
             store_dir=root / f"n{i}" / "store",
             server_name=f"n{i}",
             users=users,
+            encryption=encrypted,
             cluster=ClusterConfig(
                 name="referral-loop", port=own.port, routes=[r.url for r in routes if r is not own]
             ),
@@ -162,7 +173,8 @@ def running_cluster(root: Path) -> Iterator[Cluster]:
     """The whole scale-out topology in `root`, ready; everything stopped on leaving."""
     with ExitStack() as stop:
         store = stop.enter_context(postgres_store(root))
-        nodes = cluster_nodes(root, ensure_credentials(Settings(data_dir=root).nats_secrets_path))
+        users = ensure_credentials(Settings(data_dir=root).nats_secrets_path)
+        nodes = cluster_nodes(root, users, encrypted=cluster_encryption(root))
         stop.callback(lambda: [node.stop() for node in nodes])
         start_nodes(nodes)
         urls = ",".join(node.url for node in nodes)

@@ -12,20 +12,20 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 
-from referral_loop.devstack_banner import curl_hint, store_description
+from referral_loop.devstack_banner import controlling_terminal, curl_hint, store_description, users_block
 from referral_loop.users import ensure_local_users
 from reliability.cluster import Cluster, running_cluster
 
 
-def banner(cluster: Cluster) -> str:
+def banner(cluster: Cluster, passwords: bool) -> str:
+    """Where everything is; the users' passwords only when `passwords` (a terminal)."""
     s = cluster.settings
     credentials = ensure_local_users(s.users_path)
-    users = "\n".join(
-        f"    {name:8} role={c['role']:7} password={c['password']}" for name, c in credentials.items()
-    )
+    users = users_block(s, credentials, passwords)
     nodes = "\n".join(f"    {n.server_name}  {n.url}  (monitoring: {n.monitor_url})" for n in cluster.nodes)
     replicas = "\n".join(
         f"    {name:14} {cluster.ops_url(name)}/readyz  /metrics" for name in cluster.replica_settings
@@ -40,8 +40,18 @@ def banner(cluster: Cluster) -> str:
         f"  Logs          {s.data_dir}/logs/\n"
         f"  Replicas (one leads each role; metric referral_loop_leading):\n{replicas}\n\n"
         f"  Users:\n{users}\n\n"
-        f"  Try:\n    {curl_hint(s, credentials)}\n"
+        f"  Try:\n    {curl_hint(s, credentials, passwords)}\n"
     )
+
+
+def print_banner(cluster: Cluster) -> None:
+    """As `make run`: the passwords to the terminal only, never into a file stdout goes to."""
+    terminal = sys.stdout.isatty()
+    print(banner(cluster, passwords=terminal), flush=True)
+    with controlling_terminal() as tty:
+        if not terminal and tty is not None:
+            credentials = ensure_local_users(cluster.settings.users_path)
+            print(f"  Users:\n{users_block(cluster.settings, credentials)}\n", file=tty, flush=True)
 
 
 def main() -> None:
@@ -54,7 +64,7 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     with running_cluster(args.data_dir.resolve()) as cluster:
-        print(banner(cluster), flush=True)
+        print_banner(cluster)
         while not stopping.wait(0.5):
             cluster.check()
     print("cluster stopped")

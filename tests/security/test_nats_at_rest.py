@@ -72,3 +72,41 @@ def test_no_patient_detail_is_readable_in_make_runs_nats_files(tmp_path: Path) -
     assert files_holding(data_dir / "nats", key) == [] and files_holding(data_dir / "logs", key) == []
     assert key not in launcher.text()
     assert len(environments) == 4 and not [e for e in environments if key in "".join(e.values())]
+
+
+async def publish_replicated(urls: list[str], admin_seed: Path) -> bytes:
+    """The canary published to a stream at 3 replicas (once the nodes have met), read back."""
+    nc = await nats.connect(servers=urls, nkeys_seed=str(admin_seed))
+    try:
+        js = nc.jetstream(timeout=2)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await js.add_stream(name="CANARY", subjects=["canary"], num_replicas=3)
+                break
+            except (nats.errors.Error, TimeoutError):
+                assert time.monotonic() < deadline, "the cluster never placed the stream"
+                await asyncio.sleep(0.2)
+        await js.publish("canary", f"{GIVEN} {FAMILY}".encode())
+        return bytes((await js.get_msg("CANARY", 1)).data or b"")
+    finally:
+        await nc.close()
+
+
+def test_make_clusters_nodes_keep_no_patient_in_clear(tmp_path: Path) -> None:
+    """`make cluster`'s three nodes (reliability/cluster.py), a message at 3 replicas: in no file of
+    any node, raft logs included."""
+    from referral_loop.nats_auth import ensure_credentials
+    from reliability.cluster import cluster_encryption, cluster_nodes, start_nodes
+
+    users = ensure_credentials(tmp_path / "secrets" / "nats")
+    nodes = cluster_nodes(tmp_path, users, encrypted=cluster_encryption(tmp_path))
+    try:
+        start_nodes(nodes)
+        urls = [node.url for node in nodes]
+        read = asyncio.run(publish_replicated(urls, seed_path(tmp_path / "secrets" / "nats", ADMIN)))
+    finally:
+        for node in nodes:
+            node.stop()
+    assert read == f"{GIVEN} {FAMILY}".encode()
+    assert [files_holding(tmp_path / f"n{i}", GIVEN) for i in (1, 2, 3)] == [[], [], []]
