@@ -49,6 +49,8 @@ class StaffUser(User):
 
 
 def client_of(request: Request) -> str:
+    """The client's address: the TCP peer, or what a configured proxy says it is (uvicorn trusts
+    X-Forwarded-For only from REFERRAL_LOOP_FORWARDED_ALLOW_IPS, web_server.py)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -85,7 +87,7 @@ def api(roles: frozenset[Role], submits: bool = False) -> Callable[..., Awaitabl
         authenticator: Authenticator = request.app.state.guard.authenticator
         user = None
         if bearer is not None:
-            user = authenticator.token(bearer.credentials, client_of(request))
+            user = await authenticator.token(bearer.credentials, client_of(request))
         elif basic is not None:
             user = await authenticator.password(basic.username, basic.password, client_of(request))
         if user is None:
@@ -99,12 +101,13 @@ def api(roles: frozenset[Role], submits: bool = False) -> Callable[..., Awaitabl
 def page(
     roles: frozenset[Role], form: bool = False, submits: bool = False
 ) -> Callable[..., Awaitable[StaffUser]]:
-    """A signed-in member of staff (a session) whose role is one of `roles`; with `form`, the posted
-    form must carry the session's CSRF token (403 otherwise)."""
+    """A signed-in member of staff (a live session of a user still in the users file as they signed
+    in) whose role is one of `roles`; with `form`, the posted form must carry the session's CSRF
+    token (403 otherwise)."""
 
     async def dependency(request: Request) -> StaffUser:
         guard = request.app.state.guard
-        session = guard.sessions.find(request.cookies.get(guard.cookie))
+        session = await guard.sessions.find(request.cookies.get(guard.cookie))
         if session is None:
             raise SignInRequired()
         if form:

@@ -1,4 +1,5 @@
-"""Checking a password or a token, with the sign-in attempts of each client counted."""
+"""Checking a password or a token, with the sign-in attempts of each client counted; the users file
+looked at (one stat, re-read if it changed) on every check, so a change takes effect at once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from collections.abc import Callable
 
 from fastapi import HTTPException, status
 
+from referral_loop.signin_limits import SigninAttempts
 from referral_loop.users import User, UserDirectory
-from referral_loop.web_security import SlidingWindow
 
 CACHE_TTL_S = 300.0
 
@@ -30,7 +31,7 @@ class Authenticator:
     each argon2 run counts as a sign-in attempt of the client. A changed users file forgets all."""
 
     def __init__(
-        self, directory: UserDirectory, logins: SlidingWindow, clock: Callable[[], float] = time.monotonic
+        self, directory: UserDirectory, logins: SigninAttempts, clock: Callable[[], float] = time.monotonic
     ):
         self.directory, self.logins, self.clock = directory, logins, clock
         self._key = secrets.token_bytes(32)
@@ -46,11 +47,7 @@ class Authenticator:
             return remembered[0]
         if key in self._checking:
             return await asyncio.shield(self._checking[key])
-        if not self.logins.hit(client):
-            raise TooManyAttempts()
-        self._checking[key] = asyncio.ensure_future(
-            asyncio.to_thread(self.directory.authenticate, name, password)
-        )
+        self._checking[key] = asyncio.ensure_future(self._attempt(name, password, client))
         try:
             user = await asyncio.shield(self._checking[key])
         finally:
@@ -61,14 +58,30 @@ class Authenticator:
             self._verified[key] = (user, self.clock() + CACHE_TTL_S)
         return user
 
-    def token(self, token: str, client: str) -> User | None:
-        self._current()
-        if self.logins.exceeded(client):
+    async def _attempt(self, name: str, password: str, client: str) -> User | None:
+        """One counted attempt (429 past the client's limit), argon2 in a worker thread."""
+        if not await self.logins.hit(client):
             raise TooManyAttempts()
+        return await asyncio.to_thread(self.directory.authenticate, name, password)
+
+    async def token(self, token: str, client: str) -> User | None:
+        """A known token is let in without touching the count (256 random bits: not guessable); an
+        unknown one is an attempt, 429 past the client's limit."""
+        self._current()
         user = self.directory.authenticate_token(token)
-        if user is None:
-            self.logins.hit(client)
+        if user is None and not await self.logins.hit(client):
+            raise TooManyAttempts()
         return user
+
+    async def sign_in(self, name: str, password: str) -> tuple[User, str] | None:
+        """The sign-in form's check (the attempt counted by the caller): the user and their stamp."""
+        self._current()
+        return await asyncio.to_thread(self.directory.verify, name, password)
+
+    def stamp_of(self, name: str) -> str | None:
+        """The person's current stamp (sessions.SessionStore), None once they are removed."""
+        self._current()
+        return self.directory.stamp_of(name)
 
     def _current(self) -> None:
         if self.directory.refresh():

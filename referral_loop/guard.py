@@ -13,10 +13,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from referral_loop.auth import Public, SignInRequired, check_every_route_declares
 from referral_loop.credentials import Authenticator
 from referral_loop.oidc import OidcClient
+from referral_loop.oidc_pending import PendingSignins
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.web import endpoint
 from referral_loop.sessions import SessionStore
 from referral_loop.settings import Settings
+from referral_loop.signin_limits import SigninAttempts
+from referral_loop.staff_tables import StaffTables
 from referral_loop.users import UserDirectory
 from referral_loop.web_security import BodySizeLimit, SecurityHeaders, SlidingWindow
 
@@ -25,26 +28,35 @@ from referral_loop.web_security import BodySizeLimit, SecurityHeaders, SlidingWi
 class Guard:
     authenticator: Authenticator
     sessions: SessionStore
-    logins: SlidingWindow
-    """Sign-in attempts per client address (the form, and each password or token that is checked)."""
+    logins: SigninAttempts
+    """Sign-in attempts per client address (the form, and each password or token that is checked),
+    shared by every process of both apps."""
     submissions: SlidingWindow
-    """Submissions (referrals and their facts) per user."""
+    """Submissions (referrals and their facts) per user, counted in this process."""
     cookie: str
     """The session cookie's name: one per app, since cookies do not tell ports apart."""
     home: str
     oidc: OidcClient | None
+    tables: StaffTables
+    """Where sessions, OIDC sign-ins under way and sign-in attempts are kept (closed at shutdown)."""
+
+    def close(self) -> None:
+        self.tables.close()
 
 
 def new_guard(settings: Settings, app_name: str, home: str) -> Guard:
-    logins = SlidingWindow(settings.login_attempts_per_minute)
+    tables = StaffTables(settings)
+    logins = SigninAttempts(tables, settings.login_attempts_per_minute)
+    authenticator = Authenticator(UserDirectory(settings.users_path), logins)
     return Guard(
-        authenticator=Authenticator(UserDirectory(settings.users_path), logins),
-        sessions=SessionStore(settings.session_idle_minutes * 60),
+        authenticator=authenticator,
+        sessions=SessionStore(tables, app_name, settings.session_idle_minutes * 60, authenticator.stamp_of),
         logins=logins,
         submissions=SlidingWindow(settings.submissions_per_minute),
         cookie=f"rl_{app_name}_session",
         home=home,
-        oidc=OidcClient.from_settings(settings),
+        oidc=OidcClient.from_settings(settings, PendingSignins(tables)),
+        tables=tables,
     )
 
 

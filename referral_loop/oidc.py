@@ -8,31 +8,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import jwt
 
+from referral_loop.oidc_pending import Pending, PendingSignins, TooManyUnderWay
 from referral_loop.sessions import same_token
 from referral_loop.settings import Settings
 from referral_loop.users import Role, User
 
-PENDING_S = 600.0
-
 
 class OidcError(Exception):
     """The sign-in cannot be trusted; the message says why (never a token or a claim's value)."""
-
-
-@dataclass(frozen=True)
-class Pending:
-    verifier: str
-    nonce: str
-    next: str
-    created: float
 
 
 def challenge(verifier: str) -> str:
@@ -40,19 +29,27 @@ def challenge(verifier: str) -> str:
 
 
 class OidcClient:
-    def __init__(self, issuer: str, client_id: str, client_secret: str, roles_claim: str = "roles") -> None:
+    """Sign-ins under way are kept in `pending` (shared by every process), the provider's discovery
+    document in this process."""
+
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        pending: PendingSignins,
+        roles_claim: str = "roles",
+    ) -> None:
         self.issuer, self.client_id, self.client_secret = issuer.rstrip("/"), client_id, client_secret
-        self.roles_claim = roles_claim
+        self.pending, self.roles_claim = pending, roles_claim
         self._metadata: dict[str, Any] | None = None
-        self._pending: dict[str, Pending] = {}
 
     @classmethod
-    def from_settings(cls, s: Settings) -> OidcClient | None:
+    def from_settings(cls, s: Settings, pending: PendingSignins) -> OidcClient | None:
         if not s.oidc_issuer:
             return None
-        return cls(
-            s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret.get_secret_value(), s.oidc_roles_claim
-        )
+        secret = s.oidc_client_secret.get_secret_value()
+        return cls(s.oidc_issuer, s.oidc_client_id, secret, pending, s.oidc_roles_claim)
 
     async def _get(self, url: str) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -71,15 +68,13 @@ class OidcClient:
 
     async def begin(self, redirect_uri: str, next_path: str) -> tuple[str, str]:
         """The provider's authorization URL to send the browser to, and the state to bind to it."""
-        now = time.monotonic()
-        self._pending = {k: p for k, p in self._pending.items() if now - p.created < PENDING_S}
-        if len(self._pending) > 10_000:
-            raise OidcError("too many sign-ins under way")
-        state, pending = (
-            secrets.token_urlsafe(32),
-            Pending(secrets.token_urlsafe(48), secrets.token_urlsafe(32), next_path, now),
-        )
-        self._pending[state] = pending
+        state = secrets.token_urlsafe(32)
+        pending = Pending(secrets.token_urlsafe(48), secrets.token_urlsafe(32), next_path)
+        authorize = (await self.metadata())["authorization_endpoint"]
+        try:
+            await self.pending.add(state, pending)
+        except TooManyUnderWay:
+            raise OidcError("too many sign-ins under way") from None
         query = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -90,12 +85,12 @@ class OidcClient:
             "code_challenge": challenge(pending.verifier),
             "code_challenge_method": "S256",
         }
-        return f"{(await self.metadata())['authorization_endpoint']}?{urlencode(query)}", state
+        return f"{authorize}?{urlencode(query)}", state
 
     async def finish(self, state: str, code: str, redirect_uri: str) -> tuple[User, str]:
         """The signed-in user and where to go next; OidcError when anything does not check out."""
-        pending = self._pending.pop(state, None)
-        if pending is None or time.monotonic() - pending.created >= PENDING_S:
+        pending = await self.pending.take(state)
+        if pending is None:
             raise OidcError("unknown or expired sign-in")
         id_token = await self._exchange(code, pending.verifier, redirect_uri)
         claims = await self._claims(id_token)

@@ -3,7 +3,6 @@ cookie, since there is no session yet), sign-out, and OIDC when a provider is co
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from pathlib import Path
@@ -17,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader
 from referral_loop.auth import ALL, Public, StaffUser, client_of, page
 from referral_loop.credentials import TooManyAttempts
 from referral_loop.oidc import OidcError
-from referral_loop.sessions import CSRF_FIELD, same_token, set_cookie
+from referral_loop.sessions import CSRF_FIELD, OIDC_STAMP, same_token, set_cookie
 from referral_loop.users import User
 
 log = logging.getLogger(__name__)
@@ -45,10 +44,10 @@ def signin_page(
     return response
 
 
-def signed_in(request: Request, user: User, next_path: str) -> Response:
+async def signed_in(request: Request, user: User, stamp: str, next_path: str) -> Response:
     guard = request.app.state.guard
     response = RedirectResponse(safe_next(next_path, guard.home), status_code=status.HTTP_303_SEE_OTHER)
-    set_cookie(response, request, guard.cookie, guard.sessions.start(user))
+    set_cookie(response, request, guard.cookie, await guard.sessions.start(user, stamp))
     response.delete_cookie(f"{guard.cookie}_signin", path="/")
     return response
 
@@ -66,21 +65,20 @@ async def login(request: Request) -> Response:
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not same_token(fields.get(CSRF_FIELD), request.cookies.get(f"{guard.cookie}_signin", "")):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the sign-in form's CSRF token is missing or wrong")
-    if not guard.logins.hit(client_of(request)):
+    if not await guard.logins.hit(client_of(request)):
         raise TooManyAttempts()
     name, next_path = fields.get("username", "")[:200], safe_next(fields.get("next"), guard.home)
-    user = await asyncio.to_thread(
-        guard.authenticator.directory.authenticate, name, fields.get("password", "")
-    )
-    if user is None:
+    found = await guard.authenticator.sign_in(name, fields.get("password", ""))
+    if found is None:
         return signin_page(request, next_path, WRONG, name, status.HTTP_401_UNAUTHORIZED)
-    return signed_in(request, user, next_path)
+    user, stamp = found
+    return await signed_in(request, user, stamp, next_path)
 
 
 @router.post("/logout")
 async def logout(request: Request, _: Annotated[StaffUser, Depends(page(ALL, form=True))]) -> Response:
     guard = request.app.state.guard
-    guard.sessions.end(request.cookies.get(guard.cookie))
+    await guard.sessions.end(request.cookies.get(guard.cookie))
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(guard.cookie, path="/")
     return response
@@ -117,6 +115,6 @@ async def oidc_callback(request: Request, state: str = "", code: str = "") -> Re
     except OidcError as error:
         log.warning("OIDC sign-in refused: %s", error)
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"sign-in refused: {error}") from None
-    response = signed_in(request, user, next_path)
+    response = await signed_in(request, user, OIDC_STAMP, next_path)
     response.delete_cookie(f"{guard.cookie}_oidc", path="/")
     return response

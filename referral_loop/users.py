@@ -50,6 +50,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def stamp(role: str, password_hash: str) -> str:
+    """What a session remembers of how its user signed in: a new password or role ends it."""
+    return hashlib.sha256(f"{role}\0{password_hash}".encode()).hexdigest()[:32]
+
+
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
@@ -81,33 +86,54 @@ class UserDirectory:
         return True
 
     def authenticate(self, name: str, password: str) -> User | None:
+        found = self.verify(name, password)
+        return None if found is None else found[0]
+
+    def verify(self, name: str, password: str) -> tuple[User, str] | None:
+        """The user and the stamp they signed in with (blocking: argon2); None if not them."""
         record = self._users.get(name)
         if record is None or "password_hash" not in record:
             verify_nobody(password)
             return None
-        if not verify_password(password, record["password_hash"]):
+        stored = record["password_hash"]
+        if not verify_password(password, stored):
             return None
-        if needs_rehash(record["password_hash"]):
-            self._upgrade(name, record["password_hash"], password)
-        return User(name=name, role=Role(record["role"]))
+        if needs_rehash(stored):
+            stored = self._upgrade(name, stored, password)
+        return User(name=name, role=Role(record["role"])), stamp(record["role"], stored)
+
+    def stamp_of(self, name: str) -> str | None:
+        """The current stamp of the person `name` (the users file re-read if it changed); None
+        when there is no such person: a session opened with another stamp is over."""
+        self.refresh()
+        record = self._users.get(name)
+        if record is None or "password_hash" not in record:
+            return None
+        return stamp(record["role"], record["password_hash"])
 
     def authenticate_token(self, token: str) -> User | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
         return self._tokens.get(token_hash(token))
 
-    def _upgrade(self, name: str, old_hash: str, password: str) -> None:
-        """Replace a legacy (or weaker) hash by an argon2 one, unless the file changed meanwhile."""
+    def _upgrade(self, name: str, old_hash: str, password: str) -> str:
+        """Replace a legacy (or weaker) hash by an argon2 one, unless the file changed meanwhile;
+        the hash the file now holds for the password (the old one if it was not replaced)."""
+        new_hash = hash_password(password)
+        written: list[str] = []
 
         def replace(data: dict[str, Any]) -> None:
             record = data["users"].get(name)
             if record is not None and record.get("password_hash") == old_hash:
-                record["password_hash"] = hash_password(password)
+                record["password_hash"] = new_hash
+                written.append(new_hash)
 
         try:
             update_users_file(self.path, replace)
         except OSError as error:
             log.warning("could not upgrade a password hash in the users file (%s)", type(error).__name__)
+            return old_hash
+        return written[0] if written else old_hash
 
 
 Credentials = dict[str, dict[str, str]]

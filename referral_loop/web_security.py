@@ -126,7 +126,8 @@ class BodyTooLarge(HTTPException):
 
 
 class SlidingWindow:
-    """At most `limit` events per key in any `window_s` seconds (a log of each key's recent events)."""
+    """At most `limit` events per key in any `window_s` seconds (a log of each key's recent events),
+    in this process: submissions per user (sign-in attempts are shared: signin_limits.py)."""
 
     def __init__(
         self, limit: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
@@ -142,10 +143,6 @@ class SlidingWindow:
             self._events = {k: v for k, v in self._events.items() if v and v[-1] > now - self.window_s}
             self._events[key] = events
         return events
-
-    def exceeded(self, key: str) -> bool:
-        """True when `key` has used up its events in the window (records nothing)."""
-        return len(self._recent(key)) >= self.limit
 
     def hit(self, key: str) -> bool:
         """Record an event for `key`; False (and nothing recorded) when it is over the limit."""

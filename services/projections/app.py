@@ -62,11 +62,12 @@ def owning(database: Database) -> Callable[[FastAPI], AbstractAsyncContextManage
     """Tables created at startup (empty reports until the projector has run), connection closed at shutdown."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(schema.create, database)
         yield
         await threads.finished()  # no readiness probe still in the views as they close
         database.close()
+        app.state.guard.close()
 
     return lifespan
 

@@ -105,7 +105,7 @@ async def as_ops(
         return [basic, bearer]
     async with signed_in_client(app, "ops", apps.password("ops")) as client:
         guard = app.state.guard
-        session = guard.sessions.find(client.cookies[guard.cookie])
+        session = await guard.sessions.find(client.cookies[guard.cookie])
         data = {"csrf_token": session.csrf} if method == "POST" else None
         return [await client.request(method, path, data=data)]
 

@@ -56,3 +56,4 @@ def both_apps(settings: Settings) -> Iterator[Apps]:
         ops.state.db.close()
         for app in (intake, ops):
             app.state.audit.close()
+            app.state.guard.close()

@@ -27,6 +27,19 @@ async def sign_in(client: httpx.AsyncClient, user: str, password: str) -> httpx.
     return await client.post("/login", data=data)
 
 
+def sign_in_over(client: httpx.Client, user: str, password: str, **headers: str) -> httpx.Response:
+    """`sign_in` with a blocking client (a real server): the form, then the post."""
+    form = client.get("/login", headers=headers)
+    data = {"csrf_token": csrf_of(form.text), "username": user, "password": password}
+    return client.post("/login", data=data, headers=headers)
+
+
+def fresh_connections(base_url: str) -> httpx.Client:
+    """A client that opens a new connection for each request: several processes sharing a port
+    (INTAKE_WORKERS) each get some of them."""
+    return httpx.Client(base_url=base_url, limits=httpx.Limits(max_keepalive_connections=0), timeout=30)
+
+
 @contextlib.asynccontextmanager
 async def signed_in_client(
     app: FastAPI, user: str, password: str, **options: Any
