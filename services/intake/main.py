@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import socket
 
-import uvicorn
 import uvloop
 
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.ops.web import GracefulServer
 from referral_loop.settings import Settings
+from referral_loop.web_server import server_config
 from services.intake.app import create_app
 from services.intake.workers import run_workers
 
@@ -33,13 +33,6 @@ async def serving(settings: Settings, sock: socket.socket | None = None) -> None
     app = create_app(settings)
     ops: Ops = app.state.ops
     freeze_startup_objects()
-    config = uvicorn.Config(
-        app,
-        host=settings.intake_host,
-        port=settings.intake_port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # the process's logging (referral_loop.ops.logs), not uvicorn's own
-        access_log=False,
-    )
+    config = server_config(app, settings, settings.intake_host, settings.intake_port)
     server = GracefulServer(config, on_signal=lambda: setattr(ops, "stopping", True))
     await server.serve(sockets=None if sock is None else [sock])

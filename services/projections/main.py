@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import uvicorn
-
 from referral_loop.deadlines import deadline_policy
 from referral_loop.leading import lead
 from referral_loop.ops import checks, gauges, stores, threads
@@ -23,6 +21,8 @@ from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import StoreFollower
 from referral_loop.store.lease import lease_for
 from referral_loop.store.ledger import ReferralLedger
+from referral_loop.web_server import server_config
+from services.projections import quarantine
 from services.projections.app import create_app, views_writable
 from services.projections.db import Database
 from services.projections.projector import Projector
@@ -45,14 +45,7 @@ async def run(settings: Settings) -> None:
         idle_max_s=QUIET_POLL_S,
     )
     ops = projections_ops(db, referrals, projector)
-    config = uvicorn.Config(
-        create_app(settings, ops=ops),
-        host=settings.ops_host,
-        port=settings.ops_port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # the process's logging (referral_loop.ops.logs), not uvicorn's own
-        access_log=False,
-    )
+    config = server_config(create_app(settings, ops=ops), settings, settings.ops_host, settings.ops_port)
     lease = await asyncio.to_thread(lease_for, referrals, "projections")
     leading = ops.metrics.gauge("referral_loop_leading", "1 while this replica leads its role, 0 on standby.")
     following = asyncio.create_task(lead(lease, follower.stopping, "projections", follower.run, leading))
@@ -77,13 +70,16 @@ async def run(settings: Settings) -> None:
 
 
 def projections_ops(db: Database, referrals: ReferralLedger, projector: Projector) -> Ops:
-    """Ready: the referral store readable, the views writable. Metrics: how far the views lag."""
+    """Ready: the referral store readable, the views writable (the facts set aside in the detail).
+    Metrics: how far the views lag, how many facts the projector set aside."""
     ops = Ops(
         "projections",
         [
             checks.blocking("referral_store", lambda: stores.readable(referrals.recorder)),
             checks.blocking("views", lambda: views_writable(db)),
+            checks.quarantined(lambda: quarantine.count(db)),
         ],
     )
     gauges.follower_lag(ops.metrics, "projections", referrals, projector.position)
+    gauges.quarantined(ops.metrics, "projections", lambda: quarantine.count(db))
     return ops
