@@ -51,7 +51,9 @@ class ConsultSummary(Contract):
 
 
 class ReturnVisit(Contract):
-    return_visit_on: ScheduledDate = Field(description="The patient's next visit with the referring provider.")
+    return_visit_on: ScheduledDate = Field(
+        description="The patient's next visit with the referring provider."
+    )
 
 
 class Delivery(Contract):

@@ -36,6 +36,13 @@ def _codes() -> frozenset[str]:
     )
 
 
+def load() -> None:
+    """Read the code set and the descriptions now (blocking: a service calls it in a thread at
+    start, so the first referral shown does not pay the third of a second)."""
+    _codes()
+    _descriptions()
+
+
 def exists(code: str) -> bool:
     """Whether `code` (with or without its dot) is in the current ICD-10-CM code set."""
     return code.replace(".", "").upper() in _codes()
@@ -55,27 +62,48 @@ def describe(code: str) -> str | None:
 
 @cache
 def _descriptions() -> dict[str, str]:
-    """Each code's description; a 7th-character extension's is its parent's and the character's."""
-    with _data(_TABULAR).open("rb") as tabular:
-        root = ET.parse(tabular).getroot()  # noqa: S314 (CMS's own file, shipped in the package)
+    """Each code's description; a 7th-character extension's is its parent's and the character's.
+
+    Read as a stream (the tree of the whole file would cost about 80 MB at its peak): each open
+    `diag` is a frame on a stack that collects its name, description and 7th characters."""
     found: dict[str, str] = {}
-    for section in root.iter("section"):
-        for diag in section.findall("diag"):
-            _walk(diag, {}, found)
+    stack: list[_Diag] = []
+    with _data(_TABULAR).open("rb") as tabular:
+        for event, element in ET.iterparse(tabular, events=("start", "end")):  # noqa: S314 (CMS's file)
+            if element.tag == "diag":
+                if event == "start":
+                    stack.append(_Diag(inherited=stack[-1].extensions if stack else {}))
+                else:
+                    _close(stack.pop(), stack, found)
+                    element.clear()
+            elif event == "end" and stack:
+                _collect(element, stack[-1])
     return found
 
 
-def _walk(diag: ET.Element, extensions: dict[str, str], found: dict[str, str]) -> None:
-    name, desc = diag.findtext("name", ""), diag.findtext("desc", "")
-    bare = name.replace(".", "")
-    found[bare] = desc
-    own = {e.get("char", ""): e.text or "" for e in diag.findall("sevenChrDef/extension")}
-    inherited = own or extensions
-    children = diag.findall("diag")
-    for child in children:
-        _walk(child, inherited, found)
-    if not children and inherited:
-        padded = bare.ljust(6, "X")
-        for char, meaning in inherited.items():
+class _Diag:
+    """An open `diag` element: what it says so far."""
+
+    def __init__(self, inherited: dict[str, str]) -> None:
+        self.name = self.desc = ""
+        self.extensions, self.has_children = inherited, False
+
+
+def _collect(element: ET.Element, diag: _Diag) -> None:
+    if element.tag == "name" and not diag.name:
+        diag.name = (element.text or "").replace(".", "")
+    elif element.tag == "desc" and not diag.desc:
+        diag.desc = element.text or ""
+    elif element.tag == "sevenChrDef":
+        diag.extensions = {e.get("char", ""): e.text or "" for e in element.findall("extension")}
+
+
+def _close(diag: _Diag, parents: list[_Diag], found: dict[str, str]) -> None:
+    found[diag.name] = diag.desc
+    if parents:
+        parents[-1].has_children = True
+    if not diag.has_children and diag.extensions:
+        padded = diag.name.ljust(6, "X")
+        for char, meaning in diag.extensions.items():
             if padded + char in _codes():
-                found[padded + char] = f"{desc}, {meaning}"
+                found[padded + char] = f"{diag.desc}, {meaning}"

@@ -16,7 +16,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from contracts import Fact, events
+from contracts import Fact, events, icd10_cm
 from contracts.fields import EventTime
 from contracts.referral import Referral
 from referral_loop.audited import Access, audited
@@ -48,6 +48,11 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any]
 
 
+class Diagnosis(BaseModel):
+    code: str = Field(description="ICD-10-CM, with its dot.")
+    description: str | None = Field(description="What the code means (CMS's ICD-10-CM); None if unknown.")
+
+
 class ReferralStatus(BaseModel):
     referral_id: UUID
     status: str
@@ -55,6 +60,7 @@ class ReferralStatus(BaseModel):
     referring_clinic: str
     requested_specialty: str
     priority: str
+    diagnoses: list[Diagnosis]
     timeline: list[TimelineEntry]
 
 
@@ -77,6 +83,9 @@ def status_of(view: ReferralView) -> ReferralStatus:
         referring_clinic=data.referring_clinic.name,
         requested_specialty=data.requested_specialty,
         priority=data.priority.value,
+        diagnoses=[
+            Diagnosis(code=code, description=icd10_cm.describe(code)) for code in data.diagnosis_codes
+        ],
         timeline=timeline,
     )
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from nats.aio.client import Client
 
-from contracts import bus
+from contracts import bus, icd10_cm
 from contracts.phones import set_default_region
 from referral_loop.audit import AuditLog
 from referral_loop.bus import connect
@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_connect_until_up(settings, intake))
+        await asyncio.to_thread(icd10_cm.load)  # the code set and descriptions, off the event loop
         yield
         task.cancel()
         if intake.publisher is not None:

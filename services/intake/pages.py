@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from contracts import icd10_cm
 from contracts.forgetting import FORGOTTEN, FORGOTTEN_BIRTH_DATE
 from contracts.referral import Patient
 from referral_loop.auth import PATIENT_READERS, SUBMITTERS, Public, StaffUser, page
@@ -84,6 +85,7 @@ templates.filters["in_words"] = in_words
 templates.filters["patient_name"] = patient_name
 templates.filters["born"] = born
 templates.filters["local_time"] = local_time
+templates.filters["icd10_description"] = icd10_cm.describe
 
 
 def render(name: str, user: StaffUser, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -115,6 +115,10 @@ async def test_status_and_timeline_are_read_from_the_store(intake: Intake) -> No
     assert body["status"] == "accepted"
     assert [e["type"] for e in body["timeline"]] == ["ReferralReceived", "ReferralAccepted"]
     assert body["referring_clinic"] == "Harbor Family Medicine"
+    assert body["diagnoses"] == [
+        {"code": "R07.9", "description": "Chest pain, unspecified"},
+        {"code": "I10", "description": "Essential (primary) hypertension"},
+    ]
     assert missing.status_code == 404
 
 

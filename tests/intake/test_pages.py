@@ -347,7 +347,8 @@ async def test_the_status_page_shows_the_referral_and_its_timeline(
     page = response.text
     assert response.status_code == 200
     assert "Ada Lovelace" in page and "Harbor Family Medicine" in page and "Dr. Grace Hopper" in page
-    assert "R07.9, I10" in page and "Exertional chest pain" in page
+    assert "<code>R07.9</code> Chest pain, unspecified</span>;" in page and "Exertional chest pain" in page
+    assert "<code>I10</code> Essential (primary) hypertension" in page
     assert "<td>Referral received</td>" in page and "<td>intake-tester</td>" in page
 
 
