@@ -129,6 +129,12 @@ def report_sent(apply: Apply, fact: Fact) -> None:
     apply.update(report_sent_at=stamp(fact.occurred_at), report_recorded_at=apply.recorded)
 
 
+def report_late(apply: Apply, fact: Fact) -> None:
+    """Feedback's word that the report went out after its due time: the late-report KPI counts
+    it (`queries/trends.py`), as known from when the store recorded it."""
+    apply.update(report_late=apply.recorded)
+
+
 def deadline(column: str) -> Callable[[Apply, Fact], None]:
     def handler(apply: Apply, fact: Fact) -> None:
         assert isinstance(fact, ReportDueSoon) or fact.type == "ReportOverdue"
@@ -170,6 +176,7 @@ HANDLERS: dict[str, Callable[[Apply, Fact], None]] = {
     "ReportSent": report_sent,
     "ReportDueSoon": deadline("due_soon_at"),
     "ReportOverdue": deadline("overdue_at"),
+    "ReportLate": report_late,
     "PatientForgotten": forgotten,
 }
 APPLIED = frozenset(HANDLERS) | frozenset(STATUS_AFTER)

@@ -46,8 +46,15 @@ REFERRAL_COLUMNS = [
     "cancelled_at",
     "declined_at",
     "updated_at",
+    "report_late",
 ]
+"""`report_late`: when the store recorded feedback's ReportLate (the report went out after its due
+time); NULL otherwise."""
 INTEGER_COLUMNS = {"no_shows"}
+ADDED_COLUMNS = ("report_late",)
+"""Columns added to `referral_view` since it was first released: `create` adds those a table made
+by an older version lacks, at the end, where REFERRAL_COLUMNS lists them (so `SELECT *` copies
+between tables line up); their value is NULL in the rows already there."""
 DIMENSIONS = ["total", "clinic", "provider", "specialty", "reason", "payer", "priority"]
 
 
@@ -104,6 +111,23 @@ def create(db: Database, suffix: str = "") -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
         for statement in table_ddl(suffix) + ([] if suffix else index_ddl()):
             cursor.execute(statement)
+        add_columns(cursor, db.dialect, tables(suffix)["referral_view"])
+
+
+def add_columns(cursor: Cursor, dialect: str, table: str) -> None:
+    """Add the ADDED_COLUMNS that `table` lacks (a view made before they existed)."""
+    if dialect == "postgres":
+        sql = (
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ?"
+        )
+    else:
+        sql = "SELECT name FROM pragma_table_info(?)"
+    cursor.execute(sql, (table,))
+    present = {row[0] for row in cursor.fetchall()}
+    for column in ADDED_COLUMNS:
+        if column not in present:
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
 
 def swap_in(db: Database, suffix: str, built_in: Path | None = None) -> None:

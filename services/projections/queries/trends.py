@@ -14,7 +14,11 @@ For a month M and a window of W months (default 6):
   value on a boundary never flips with floating point.
 - Misses, over the referrals received in [M - W, M], judged at the cutoff = the end of M or
   `as_of` (default now), whichever is earlier:
-  - late_reports: the report was due by the cutoff and was not sent by its due time;
+  - late_reports: the report was due by the cutoff and was not sent by its due time. Feedback's
+    own word counts first: a report it recorded late (ReportLate, `report_late`, as known by
+    `as_of`) is late even if its times here say otherwise (a return visit moved the due time
+    after it went out); without that fact (a report not sent yet, or sent before feedback
+    recorded lateness) the times decide;
   - slow_bookings: 14 days after receipt had passed by the cutoff and the first booking
     (scheduled_at, when it was made) came later or not at all; referrals declined or cancelled
     without ever being booked are not counted;
@@ -40,7 +44,7 @@ BOOKING_DAYS = 14
 ORDER = [TrendStatus.LAPSED, TrendStatus.DECLINING, TrendStatus.NEW, TrendStatus.GROWING, TrendStatus.STEADY]
 FIELDS = (
     "month, received_at, scheduled_at, scheduled_recorded_at, seen_recorded_at, "
-    "report_due_at, report_sent_at, report_recorded_at, no_shows, declined_at, cancelled_at"
+    "report_due_at, report_sent_at, report_recorded_at, no_shows, declined_at, cancelled_at, report_late"
 )
 
 
@@ -168,6 +172,8 @@ def _late_report(values: dict[str, Any], cutoff: datetime, as_of: datetime | Non
     due = _known(values, "report_due_at", "seen_recorded_at", as_of)
     if due is None or due > cutoff:
         return False
+    if _known(values, "report_late", "report_late", as_of) is not None:
+        return True
     sent = _known(values, "report_sent_at", "report_recorded_at", as_of)
     return sent is None or sent > due
 
