@@ -21,30 +21,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from urllib.parse import urlsplit
 
-from referral_loop.devstack_banner import Credentials, logs_dir, print_banner, uses_embedded_mail
-from referral_loop.devstack_processes import STOP_TIMEOUT_S, Child, NatsProcess, ServiceProcess
-from referral_loop.jetstream_key import JetStreamKeyError, encryption, with_local_jetstream_key
+from referral_loop.devstack_banner import (
+    Credentials,
+    logs_dir,
+    ops_endpoints,
+    print_banner,
+    uses_embedded_mail,
+)
+from referral_loop.devstack_processes import (
+    STOP_TIMEOUT_S,
+    Child,
+    NatsProcess,
+    ServiceProcess,
+    embedded_nats,
+    nats_address,
+    nats_tls,
+)
+from referral_loop.jetstream_key import JetStreamKeyError, with_local_jetstream_key
 from referral_loop.keys import with_local_key
-from referral_loop.nats_auth import ensure_credentials
-from referral_loop.natsd import NatsServer, NatsServerError, TlsFiles
+from referral_loop.natsd import NatsServerError
 from referral_loop.settings import Settings
 from referral_loop.supervisor import KeepsFailing, RestartPolicy, Supervisor
 from referral_loop.users import ensure_local_users
 
-__all__ = ["STOP_TIMEOUT_S", "Child", "DevStack", "embedded_nats", "main"]
+__all__ = ["STOP_TIMEOUT_S", "Child", "DevStack", "embedded_nats", "main", "nats_address", "nats_tls"]
 
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.2
 STORE_WRITER_OPS_PORT = 8002
 FEEDBACK_OPS_PORT = 8003
-
-
-def nats_address(settings: Settings) -> tuple[str, int]:
-    """Host and port of the first NATS URL: where the embedded server listens."""
-    first = urlsplit(settings.nats_servers[0])
-    return first.hostname or "127.0.0.1", first.port or 4222
 
 
 def intake_health_url(settings: Settings) -> str:
@@ -67,49 +73,11 @@ def with_ops_ports(settings: Settings) -> Settings:
     return settings.model_copy(update=update)
 
 
-def ops_endpoints(settings: Settings) -> str:
-    """Where each service answers /healthz, /readyz and /metrics (printed after the banner)."""
-    host = settings.ops_host
-    ports = {
-        "intake": f"{settings.base_url}",
-        "store-writer": f"http://{host}:{settings.store_writer_ops_port}",
-        "feedback": f"http://{host}:{settings.feedback_ops_port}",
-        "projections": f"http://{host}:{settings.ops_port}",
-    }
-    lines = "\n".join(f"    {name:13} {url}/readyz   {url}/metrics" for name, url in ports.items())
-    return f"  Health, readiness and metrics:\n{lines}\n"
-
-
 def prepare_dirs(settings: Settings) -> None:
     for directory in (settings.data_dir, logs_dir(settings), settings.data_dir / "nats"):
         directory.mkdir(parents=True, exist_ok=True)
     if settings.store == "sqlite":
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-
-
-def nats_tls(settings: Settings) -> TlsFiles | None:
-    """The embedded server's certificate when both files are set (clients then need the CA)."""
-    cert, key = settings.nats_tls_cert_file, settings.nats_tls_key_file
-    return TlsFiles(cert, key) if cert and key else None
-
-
-def embedded_nats(settings: Settings) -> NatsServer:
-    """The embedded nats-server, admitting only the services' users (their nkeys generated once,
-    0600, in nats_secrets_dir; each child finds its own there), its streams encrypted at rest
-    when a JetStream key is configured (`make run` always has one), monitoring on loopback."""
-    host, port = nats_address(settings)
-    store = settings.data_dir / "nats"
-    return NatsServer(
-        store_dir=store,
-        host=host,
-        port=port,
-        http_port=settings.nats_monitor_port,
-        users=ensure_credentials(settings.nats_secrets_path),
-        tls=nats_tls(settings),
-        encryption=encryption(settings),
-        log_path=logs_dir(settings) / "nats-server.log",
-        config_path=store / "nats-server.conf",
-    )
 
 
 def say(message: str) -> None:

@@ -81,6 +81,19 @@ def banner(settings: Settings, nats: NatsServer, credentials: Credentials, passw
     )
 
 
+def ops_endpoints(settings: Settings) -> str:
+    """Where each service answers /healthz, /readyz and /metrics (printed after the banner)."""
+    host = settings.ops_host
+    ports = {
+        "intake": f"{settings.base_url}",
+        "store-writer": f"http://{host}:{settings.store_writer_ops_port}",
+        "feedback": f"http://{host}:{settings.feedback_ops_port}",
+        "projections": f"http://{host}:{settings.ops_port}",
+    }
+    lines = "\n".join(f"    {name:13} {url}/readyz   {url}/metrics" for name, url in ports.items())
+    return f"  Health, readiness and metrics:\n{lines}\n"
+
+
 def sign_in_hint(settings: Settings, credentials: Credentials) -> str:
     """How staff sign in (the first admin's password) and how a system gets a token."""
     admin = next((n for n, c in credentials.items() if c["role"] == "admin"), None)

@@ -12,10 +12,12 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from referral_loop.devstack_banner import logs_dir
-from referral_loop.jetstream_key import KEY_SETTINGS
-from referral_loop.natsd import NatsServer, spawn, stop_process
+from referral_loop.jetstream_key import KEY_SETTINGS, encryption
+from referral_loop.nats_auth import ensure_credentials
+from referral_loop.natsd import NatsServer, TlsFiles, spawn, stop_process
 from referral_loop.settings import Settings, settings_env
 
 STOP_TIMEOUT_S = 15.0
@@ -25,6 +27,37 @@ def service_env(settings: Settings) -> dict[str, str]:
     """A service's environment: these settings, and nothing of the JetStream key."""
     env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
     return {name: value for name, value in env.items() if name not in KEY_SETTINGS}
+
+
+def nats_address(settings: Settings) -> tuple[str, int]:
+    """Host and port of the first NATS URL: where the embedded server listens."""
+    first = urlsplit(settings.nats_servers[0])
+    return first.hostname or "127.0.0.1", first.port or 4222
+
+
+def nats_tls(settings: Settings) -> TlsFiles | None:
+    """The embedded server's certificate when both files are set (clients then need the CA)."""
+    cert, key = settings.nats_tls_cert_file, settings.nats_tls_key_file
+    return TlsFiles(cert, key) if cert and key else None
+
+
+def embedded_nats(settings: Settings) -> NatsServer:
+    """The embedded nats-server, admitting only the services' users (their nkeys generated once,
+    0600, in nats_secrets_dir; each child finds its own there), its streams encrypted at rest
+    when a JetStream key is configured (`make run` always has one), monitoring on loopback."""
+    host, port = nats_address(settings)
+    store = settings.data_dir / "nats"
+    return NatsServer(
+        store_dir=store,
+        host=host,
+        port=port,
+        http_port=settings.nats_monitor_port,
+        users=ensure_credentials(settings.nats_secrets_path),
+        tls=nats_tls(settings),
+        encryption=encryption(settings),
+        log_path=logs_dir(settings) / "nats-server.log",
+        config_path=store / "nats-server.conf",
+    )
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,8 +28,19 @@ from typing import Self
 
 from referral_loop.nats_auth import authorization_block
 from referral_loop.natsd_config import ClusterConfig, JetStreamEncryption, TlsFiles, free_port, quoted
+from referral_loop.spawning import spawn, stop_process, tcp_open
 
-__all__ = ["ClusterConfig", "JetStreamEncryption", "NatsServer", "NatsServerError", "TlsFiles", "free_port"]
+__all__ = [
+    "ClusterConfig",
+    "JetStreamEncryption",
+    "NatsServer",
+    "NatsServerError",
+    "TlsFiles",
+    "free_port",
+    "spawn",
+    "stop_process",
+    "tcp_open",
+]
 
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 HEALTH_QUERY = "js-enabled-only=true"
@@ -47,41 +57,6 @@ def nats_server_binary() -> Path:
     if not candidate.exists():
         raise NatsServerError("nats-server not found on PATH nor beside the Python executable")
     return candidate
-
-
-def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
-    """Send `sig`, wait up to `timeout` seconds, then SIGKILL; the exit code."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return process.wait()
-
-
-def spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start `command` in its own session (a terminal's Ctrl-C reaches only our process, which
-    then stops its children in order), stdout and stderr appended to `log_path`."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        # The commands are built by this project (nats-server, python -m referral_loop.cli).
-        return subprocess.Popen(  # noqa: S603
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-
-
-def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
