@@ -89,7 +89,9 @@ def test_make_runs_nats_is_encrypted_with_a_key_made_once_and_kept_out_of_files(
 
 
 def test_the_services_are_not_given_the_jetstream_key(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, jetstream_key=SecretStr("k" * 44), jetstream_key_file=tmp_path / "k")
+    settings = Settings(
+        data_dir=tmp_path, jetstream_key=SecretStr("k" * 44), jetstream_key_file=tmp_path / "k"
+    )
     env = service_env(settings)
     assert not [name for name in env if "JETSTREAM_KEY" in name]
     assert "k" * 44 not in env.values()

@@ -57,7 +57,10 @@ def test_a_dead_process_is_restarted_after_a_doubling_wait_and_the_terminal_is_t
         waits.append(round(clock.now - died_at, 2))
     assert waits == [0.5, 1.0, 2.0]
     assert writer.starts == 4
-    assert said[0] == "store-writer exited with code -9; restarting it in 0.5 s (restart 1 of at most 5 in a row)"
+    assert (
+        said[0]
+        == "store-writer exited with code -9; restarting it in 0.5 s (restart 1 of at most 5 in a row)"
+    )
     assert said[1] == "restarted store-writer"
 
 
