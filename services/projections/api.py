@@ -19,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from referral_loop.audited import Access, audited
-from referral_loop.auth import AggregateReader, PatientReader
+from referral_loop.auth import AggregateReader, PatientReader, api
+from referral_loop.users import Role, User
 from services.projections import csv_export as csv
 from services.projections.db import Database
 from services.projections.models import (
@@ -38,6 +39,7 @@ from services.projections.params import AsOf, Month
 from services.projections.params import check_month as check_month
 from services.projections.params import parse_as_of as parse_as_of
 from services.projections.params import resolve_range as resolve_range
+from services.projections.quarantine import QuarantinedFact, quarantined
 from services.projections.queries.kpis import cms50, kpis, scorecards
 from services.projections.queries.trends import trends
 from services.projections.queries.volume import volume
@@ -187,3 +189,20 @@ async def get_cms50(
     chosen = year or datetime.now(UTC).year
     found = await run(request, cms50, chosen, clinic=clinic or None, as_of=as_of)
     return answer(found, fmt, f"cms50-{chosen}", lambda: csv.model_rows([found], Cms50))
+
+
+OpsReader = Annotated[User, Depends(api(frozenset({Role.OPS, Role.ADMIN})))]
+
+
+@router.get("/quarantine", response_model=list[QuarantinedFact])
+async def get_quarantine(
+    request: Request,
+    access: Annotated[Access, Depends(audited("read", "quarantine"))],
+    user: OpsReader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[QuarantinedFact]:
+    """The facts the projector set aside (it could not read or apply them), the latest first: store
+    position, fact type, referral and event ids, the reason (no values) and when. Ops and admins."""
+    found = await run(request, quarantined, limit)
+    await access.allowed(user, [])
+    return found

@@ -1,4 +1,5 @@
-"""The ops dashboard: volume chart and table, drifting referrers, worklists and office scorecards.
+"""The ops dashboard: volume chart and table, drifting referrers, worklists and office scorecards,
+and the facts the projector set aside (`quarantine.py`), when there are any.
 
 Server-rendered with Jinja2 (autoescaped), filters in a plain GET form, charts as inline SVG:
 no JavaScript and nothing loaded from elsewhere.
@@ -32,6 +33,7 @@ from services.projections.models import (
     Worklists,
 )
 from services.projections.params import check_month, resolve_range
+from services.projections.quarantine import QuarantinedFact, count, quarantined
 from services.projections.queries.kpis import scorecards
 from services.projections.queries.trends import trends
 from services.projections.queries.volume import shift_month, volume
@@ -43,7 +45,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
 }
-TOP_REFERRERS, WORKLIST_ROWS, TREND_WINDOW = 5, 50, 6
+TOP_REFERRERS, WORKLIST_ROWS, TREND_WINDOW, QUARANTINE_ROWS = 5, 50, 6, 20
 OPEN_LISTS = {"overdue", "awaiting_report"}
 """Shown open; the others are one click away (a <details>, no JavaScript)."""
 LISTS = [
@@ -65,6 +67,7 @@ templates.filters["local_time"] = lambda moment, tz: moment.astimezone(ZoneInfo(
 )
 templates.filters["percent"] = lambda share: "—" if share is None else f"{share:.0%}"
 templates.filters["days"] = lambda days: "—" if days is None else f"{days:.1f}"
+templates.filters["reference"] = lambda referral_id: f"RL-{referral_id.replace('-', '')[:8].upper()}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class Board:
     drifting: list[tuple[str, Trend]]
     worklists: Worklists
     scorecards: list[Scorecard]
+    quarantined: list[QuarantinedFact]
+    """The latest facts set aside (at most QUARANTINE_ROWS); `set_aside` counts them all."""
+    set_aside: int
 
 
 @router.get("/static/style.css", dependencies=[Public])
@@ -139,7 +145,8 @@ def collect(db: Database, span: VolumeFilter, now: datetime, patients: bool) -> 
     chart = bar_chart(top.months, [Series(r.key, r.label, r.months) for r in top.rows], description)
     options = sorted(((r.key, r.label) for r in offices.rows), key=lambda o: o[1].lower())
     lists = worklists(db, now, limit=WORKLIST_ROWS) if patients else NO_WORKLISTS
-    return Board(top, chart, options, month, drifting, lists, scorecards(db, span))
+    aside = quarantined(db, QUARANTINE_ROWS)
+    return Board(top, chart, options, month, drifting, lists, scorecards(db, span), aside, count(db))
 
 
 def trend_month(last: str, now: datetime) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from referral_loop.store.quarantine import SetAside
+from services.projections import csv_export as csv
 from services.projections.db import Cursor, Database
 from services.projections.facts import APPLIED
 from services.projections.schema import stamp, tables
@@ -68,3 +69,13 @@ def quarantined(db: Database, limit: int = 100) -> list[QuarantinedFact]:
 def count(db: Database) -> int:
     """How many facts are set aside."""
     return int(db.query(f"SELECT count(*) FROM {tables()['quarantined_fact']}")[0][0])
+
+
+def report(db: Database, as_csv: bool = False, limit: int = 1000) -> str:
+    """`referral-loop report quarantine`: the facts set aside, as a table or CSV."""
+    found = quarantined(db, limit)
+    if as_csv:
+        return csv.to_csv(csv.model_rows(found, QuarantinedFact))
+    rows = [[str(e.position), e.fact_type, e.referral_id or "", e.reason, e.set_aside_at] for e in found]
+    heading = f"Facts the projector set aside: {count(db)} (the latest {len(found)} shown)"
+    return csv.table(heading, ["Position", "Fact", "Referral", "Why", "Set aside"], rows)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from referral_loop.settings import Settings
 from services.projections import csv_export as csv
-from services.projections import report_worklists, schema
+from services.projections import quarantine, report_worklists, schema
 from services.projections.api import MAX_MONTHS, check_month, parse_as_of, resolve_range
 from services.projections.db import Database
 from services.projections.models import Cms50, Dimension, Kpis, Scorecard, Trend, VolumeFilter
@@ -59,8 +59,9 @@ def parser() -> argparse.ArgumentParser:
     cms = sub.add_parser("cms50", help="CMS50 loop closure for a year")
     cms.add_argument("--year", type=int, help="default: this year")
     cms.add_argument("--clinic", help="only this referring office (its key)")
+    sub.add_parser("quarantine", help="the facts the projector set aside (could not read or apply)")
     for name, one in sub.choices.items():
-        if name != "worklists":
+        if name not in ("worklists", "quarantine"):
             one.add_argument("--as-of", metavar="DATE", type=moment, help="as known then: a date or ISO time")
         one.add_argument("--csv", action="store_true", help="print CSV (the API's format=csv)")
     return root
@@ -193,4 +194,5 @@ REPORTS: dict[str, Callable[[Database, argparse.Namespace], str]] = {
     "kpis": kpis_report,
     "scorecards": scorecards_report,
     "cms50": cms50_report,
+    "quarantine": lambda db, args: quarantine.report(db, args.csv),
 }

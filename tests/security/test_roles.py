@@ -26,10 +26,10 @@ from tests.support.signin import signed_in_client
 
 OPS_MAY = {
     ("GET", "/api/volume"), ("GET", "/api/trends"), ("GET", "/api/kpis"), ("GET", "/api/scorecards"),
-    ("GET", "/api/cms50"), ("GET", "/"), ("POST", "/logout"),
+    ("GET", "/api/cms50"), ("GET", "/"), ("POST", "/logout"), ("GET", "/api/quarantine"),
 }  # fmt: skip
 """Every non-public route ops may reach, in either app: aggregates, the dashboard (without its
-worklists for ops, see tests/projections/test_api.py) and signing out."""
+worklists for ops, see tests/projections/test_api.py), the facts set aside and signing out."""
 
 
 @pytest.fixture
