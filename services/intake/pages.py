@@ -183,7 +183,9 @@ async def referral_page(
         await access.failed(user, "HTTP 404")
         return render("not_found.html", user, status.HTTP_404_NOT_FOUND)
     await access.allowed(user, [view.referral_id])
-    return render("referral.html", user, referral=status_of(view), data=view.received.data)
+    return render(
+        "referral.html", user, referral=status_of(view), data=view.received.data, unreadable=view.unreadable
+    )
 
 
 async def find(request: Request, referral_id: str) -> ReferralView | None:

@@ -1,4 +1,10 @@
-"""Reading referrals back from the event store, off the event loop."""
+"""Reading referrals back from the event store, off the event loop.
+
+A stored fact that no longer decodes (a value recorded before the contracts had ranges) does not
+fail the page: it is left out of the timeline and counted (`ReferralView.unreadable`), and the
+status still follows every fact's type. A referral whose ReferralReceived cannot be read is not
+shown (it has nothing to show): it is left out of the list and its page is not found.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from uuid import UUID
 from contracts import Fact
 from contracts.events import ReferralReceived
 from referral_loop.store.ledger import ReferralLedger
+from referral_loop.store.opening import open_readable
 from referral_loop.store.referral import Referral, Status, status_after
 
 RECEIVED_TOPIC = f"{Referral.__module__}:Referral.ReferralReceived"
@@ -21,6 +28,8 @@ class ReferralView:
     status: Status
     received: ReferralReceived
     timeline: list[Fact]
+    unreadable: int = 0
+    """How many of the referral's facts could not be read (left out of `timeline`)."""
 
     @property
     def received_at(self) -> datetime:
@@ -48,12 +57,16 @@ class ReferralReader:
 
     def _get(self, referral_id: UUID) -> ReferralView | None:
         """One read of the referral's events gives both its timeline and its status."""
-        timeline = self.ledger.timeline(referral_id)
-        if not timeline:
+        stored = [e.fact for e in self.ledger.events.get(referral_id)]  # type: ignore[attr-defined]
+        types = [str(f.get("type")) for f in stored if isinstance(f, dict)]
+        if "PatientForgotten" in types:
+            self.ledger.patient_keys.forget_cached()  # no key of a forgotten patient outlives it here
+        opened = open_readable(self.ledger.patient_keys, stored)
+        timeline = [fact for fact, _ in (o for o in opened if not isinstance(o, Exception))]
+        if not timeline or not isinstance(received := timeline[0], ReferralReceived):
             return None
-        received = timeline[0]
-        assert isinstance(received, ReferralReceived)
-        return ReferralView(referral_id, status_after(f.type for f in timeline), received, timeline)
+        unreadable = len(stored) - len(timeline)
+        return ReferralView(referral_id, status_after(types), received, timeline, unreadable)
 
     def _standing(self, referral_id: UUID) -> tuple[Status | None, frozenset[str]]:
         facts = [e.fact for e in self.ledger.events.get(referral_id)]  # type: ignore[attr-defined]
