@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint audit format contracts bench soak cluster clean
+.PHONY: setup run test browser lint audit format contracts bench soak cluster clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "make: '$(PYTHON) -m venv' failed; on Debian or Ubuntu its venv module is a package of its own: sudo apt-get install -y python3-venv" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -18,9 +18,14 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/referral-loop run
 
-## test: the whole suite against real nats-server, SQLite and embedded PostgreSQL
-test: setup
+## test: the whole suite against real nats-server, SQLite, embedded PostgreSQL and Debian's Chromium
+test: browser setup
 	$(BIN)/pytest -q
+
+## browser: Debian's chromium for the browser tests, installed when missing if this user can (root or
+## sudo without a password); otherwise fails at once with the command to run (.ci/chromium.sh)
+browser:
+	@bash .ci/chromium.sh
 
 ## lint: ruff and mypy, as CI runs them
 lint: setup

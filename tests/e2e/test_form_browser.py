@@ -28,7 +28,7 @@ ARGS = [
 @pytest.fixture(autouse=True)
 def chromium_is_installed() -> Iterator[None]:
     assert shutil.which("chromium") or Path(CHROMIUM).exists(), (
-        "Debian's chromium is required (.ci/run installs it)"
+        "Debian's chromium is required (`make test` installs it: .ci/chromium.sh)"
     )
     yield
 

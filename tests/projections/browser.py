@@ -210,7 +210,7 @@ def require_chromium() -> str:
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package "
-            "(apt-get install chromium; .ci/run does) to run the dashboard browser test",
+            "(`make test` installs it, or says how: .ci/chromium.sh) to run the dashboard browser test",
             pytrace=False,
         )
     return str(CHROMIUM)
