@@ -167,7 +167,7 @@ async def test_hostile_text_in_a_referral_adds_no_recipient_or_header_and_is_sho
     rid = uuid4()
     patient = {**make.referral_body()["patient"], "family_name": "Lovelace\r\nBcc: x@example.org"}
     provider = {"name": "=?UTF-8?Q?=0A?=Bcc: x@example.org <script>alert(1)</script>", "npi": make.VALID_NPI}
-    received = make.received(
+    received = make.received_before_the_rules(
         rid, patient=patient, referring_provider=provider, reason="Pain {{ 7*7 }} {% raw %}"
     )
     await loop.publish(received, make.seen(rid))

@@ -15,6 +15,7 @@ import pytest
 import trustme
 from pydantic import SecretStr
 
+from contracts.forgetting import STORED_CONTEXT
 from contracts.referral import Referral
 from referral_loop.mailsink import MailSink
 from referral_loop.settings import Settings
@@ -44,7 +45,7 @@ INJECTION = "\r\nBcc: x@example.org"
 def make_letter(
     kind: Kind = Kind.REPORT, referral_id: UUID | None = None, to: str | None = None, **body: Any
 ) -> Letter:
-    referral = Referral.model_validate(referral_body(**body))
+    referral = Referral.model_validate(referral_body(**body), context=STORED_CONTEXT)  # as recorded
     assert referral.referring_clinic.report_email is not None
     return Letter(
         kind=kind,

@@ -21,6 +21,7 @@ from contracts.events import (
     ReferralDeclined,
     ReferralReceived,
 )
+from contracts.forgetting import STORED_CONTEXT
 from contracts.referral import Referral
 
 STAFF = Actor(kind=ActorKind.STAFF, name="intake-tester")
@@ -59,6 +60,13 @@ def referral_body(**overrides: Any) -> dict[str, Any]:
 
 def received(referral_id: UUID | None = None, **overrides: Any) -> ReferralReceived:
     data = Referral.model_validate(referral_body(**overrides))
+    return ReferralReceived.new(referral_id or uuid4(), data, STAFF)
+
+
+def received_before_the_rules(referral_id: UUID | None = None, **overrides: Any) -> ReferralReceived:
+    """A referral as a store may hold it from before the edge's rules (control characters in a
+    name, say): validated as recorded facts are (STORED_CONTEXT), for defences further in."""
+    data = Referral.model_validate(referral_body(**overrides), context=STORED_CONTEXT)
     return ReferralReceived.new(referral_id or uuid4(), data, STAFF)
 
 
