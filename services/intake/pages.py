@@ -48,6 +48,7 @@ KEY_REUSED = (
 FACT_WORDS = {
     "PatientNoShow": "Patient did not come (no-show)",
     "ReportSent": "Consult report sent",
+    "ReportLate": "Consult report went out after its due time",
     "ThankYouSent": "Thank-you note sent",
     "ReturnVisitScheduled": "Return visit with the referring provider scheduled",
 }
