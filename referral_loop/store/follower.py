@@ -74,9 +74,9 @@ def entries(ledger: ReferralLedger, notifications: Sequence[Notification]) -> li
 def _entry(ledger: ReferralLedger, note: Notification, opened: Opened | Exception) -> Entry:
     if not isinstance(opened, Exception):
         return Recorded(note.id, *opened)
-    fact_type = note.topic.rsplit(".", 1)[-1]
-    event_id = stored_event_id(ledger.mapper, note)
-    return SetAside(note.id, fact_type, reason(opened), str(note.originator_id), event_id)
+    fact_type, why = note.topic.rsplit(".", 1)[-1], reason(opened)
+    log.warning("fact at position %d (%s) cannot be read, set aside: %s", note.id, fact_type, why)
+    return SetAside(note.id, fact_type, why, str(note.originator_id), stored_event_id(ledger.mapper, note))
 
 
 def settle(page: Sequence[Entry], process: Process[T]) -> list[T]:
@@ -104,7 +104,8 @@ def failed(recorded: Recorded, error: Exception) -> SetAside:
 
 
 class StoreFollower(Generic[T]):
-    """Calls `process(page)` for every page after `position()`; polls when caught up.
+    """Calls `process(facts, aside)` for every page after `position()` (`settle`: its facts, and
+    those set aside); polls when caught up.
 
     After a page that was not full it waits `idle_s` before looking again. With `idle_max_s`, each
     look that finds nothing doubles the wait, up to `idle_max_s`, and a fact brings it back to

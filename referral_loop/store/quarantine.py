@@ -111,7 +111,7 @@ def reason(error: BaseException) -> str:
     else:
         text = type(error).__name__ + (f" ({error})" if isinstance(error, SAFE_MESSAGES) else "")
         text += where(error)
-    return text[:MAX_REASON]
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:MAX_REASON])
 
 
 def where(error: BaseException) -> str:

@@ -81,7 +81,15 @@ def text(entries: list[QuarantinedFact]) -> str:
         "by hand. The entries stay in feedback's store (see docs/reliability.md, quarantined facts).",
         "",
     ]
-    for e in entries:
-        ref = reference(UUID(e.referral_id)) if e.referral_id else "unknown referral"
-        lines.append(f"- store position {e.position}, {e.fact_type}, {ref}: {e.reason}")
+    lines += [
+        f"- store position {e.position}, {e.fact_type}, {ref(e.referral_id)}: {e.reason}" for e in entries
+    ]
     return "\n".join(lines) + "\n"
+
+
+def ref(referral_id: str | None) -> str:
+    """The referral's short reference (no PHI), if the entry names one."""
+    try:
+        return reference(UUID(referral_id)) if referral_id else "unknown referral"
+    except ValueError:
+        return "unknown referral"

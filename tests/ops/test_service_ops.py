@@ -65,7 +65,7 @@ async def test_feedback_counts_retries_and_reports_at_risk_and_is_not_ready_with
         seed(settings, [make.received(rid, return_visit_on="2020-01-06"), make.seen(rid)])
         feedback = services.start("feedback", settings)
         checks = wait_ready(port)
-        assert set(checks) == {"nats", "streams", "referral_store", "feedback_store", "smtp"}
+        assert set(checks) == {"nats", "streams", "referral_store", "feedback_store", "smtp", "quarantine"}
         overdue = lambda: metric(port, "referral_loop_reports_at_risk", state="overdue") == 1  # noqa: E731
         wait_until(overdue, 30, "the report overdue and not sent")
         retried = lambda: (metric(port, "referral_loop_emails_total", outcome="retry") or 0) >= 2  # noqa: E731
@@ -88,7 +88,8 @@ async def test_intake_and_projections_answer_readiness_and_metrics(
     seed(settings, [make.received(rid) for rid in rids])
     projections = services.start("projections", settings)
     intake = services.start("intake", settings)
-    assert set(wait_ready(settings.ops_port)) == {"referral_store", "views"}
+    assert set(wait_ready(settings.ops_port)) == {"referral_store", "views", "quarantine"}
+    assert metric(settings.ops_port, "referral_loop_quarantined_facts", follower="projections") == 0
     wait_until(lambda: readiness(settings.intake_port)[0] == 503, 30, "intake answering")
     assert readiness(settings.intake_port)[1]["streams"] == (False, "stream REFERRALS missing")
     nc = await nats.connect(nats_server.url)

@@ -148,6 +148,11 @@ def test_a_reason_never_quotes_a_value() -> None:
         datetime.fromisoformat("Ada Lovelace")
     except ValueError as error:
         assert reason(error).startswith("ValueError in ") and "Ada" not in reason(error)
+    with pytest.raises(ValidationError) as extra:
+        ReturnVisit.model_validate({"return_visit_on": "2027-03-01", "note\x00\n": 1})
+    assert "\x00" not in reason(extra.value) and "\n" not in reason(
+        extra.value
+    )  # PostgreSQL text takes no NUL
     try:
         UUID("Lovelace")
     except ValueError as error:
