@@ -4,6 +4,7 @@ fails when NATS or SMTP goes away, and the metrics follow the work (lag, dead le
 from __future__ import annotations
 
 import signal
+from datetime import date, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -62,7 +63,8 @@ async def test_feedback_counts_retries_and_reports_at_risk_and_is_not_ready_with
         port = free_port()
         settings = base(tmp_path, nats_server, smtp_port=sink.port, feedback_ops_port=port, smtp_check_s=0.2)
         rid = uuid4()
-        seed(settings, [make.received(rid, return_visit_on="2020-01-06"), make.seen(rid)])
+        visit = (date.today() - timedelta(days=30)).isoformat()  # the report is overdue at once
+        seed(settings, [make.received(rid, return_visit_on=visit), make.seen(rid)])
         feedback = services.start("feedback", settings)
         checks = wait_ready(port)
         assert set(checks) == {"nats", "streams", "referral_store", "feedback_store", "smtp", "quarantine"}
