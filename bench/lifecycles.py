@@ -39,6 +39,7 @@ from contracts.events import (
     ReturnVisitScheduled,
     ThankYouSent,
 )
+from contracts.forgetting import STORED_CONTEXT
 from tests.support import referrals as make
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -74,7 +75,7 @@ class Life:
             "actor": actor,
             "data": data,
         }
-        self.facts.append(kind(**envelope))
+        self.facts.append(kind.model_validate(envelope, context=STORED_CONTEXT))  # as a store holds it
         self.last = recorded
         return occurred
 
