@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import nats
 import psutil
 import pytest
@@ -136,10 +138,8 @@ async def publish_canary(server: NatsServer) -> bytes:
     nc = await nats.connect(server.url)
     try:
         js = nc.jetstream()
-        try:
+        with contextlib.suppress(nats.js.errors.BadRequestError):  # there already: a restarted server
             await js.add_stream(STREAM)
-        except nats.js.errors.BadRequestError:
-            pass  # already there (a restarted server)
         await js.publish("t.one", CANARY.encode())
         return bytes((await js.get_msg("T", 1)).data or b"")
     finally:
@@ -178,10 +178,9 @@ def test_the_key_is_in_no_file_log_or_monitoring_page(tmp_path) -> None:
 
     from referral_loop.natsd import JetStreamEncryption
 
-    with NatsServer(store_dir=tmp_path / "store", encryption=JetStreamEncryption(KEY, "aes")) as server:
-        # The URL is built from the server's own loopback address.
-        with urllib.request.urlopen(f"{server.monitor_url}/varz", timeout=5) as answer:  # noqa: S310
-            varz = answer.read().decode()
+    server = NatsServer(store_dir=tmp_path / "store", encryption=JetStreamEncryption(KEY, "aes"))
+    with server, urllib.request.urlopen(f"{server.monitor_url}/varz", timeout=5) as answer:
+        varz = answer.read().decode()
     assert KEY not in varz
     assert files_holding(tmp_path, KEY) == [], "not in the config, the log or the store"
     assert "AES-GCM" in server.log_tail(200)
