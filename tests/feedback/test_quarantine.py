@@ -106,11 +106,10 @@ def test_a_fact_that_decodes_but_overflows_is_set_aside_and_the_page_decided(led
     assert entry.reason.startswith("OverflowError") and entry.told is None
 
 
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)  # a file's lock: SQLite's own
 def test_a_locked_store_sets_nothing_aside(
     store_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    if store_settings.store != "sqlite":
-        pytest.skip("a SQLite file's lock; PostgreSQL's outage is the same kind of error")
     original = config._sqlite_env
 
     def briefly(sqlite_file: Path) -> dict[str, Any]:

@@ -110,9 +110,8 @@ def test_a_rebuild_completes_over_a_poison_fact_and_carries_its_entry(views: Vie
     assert views.follow() == 6  # the live projector goes on from the rebuilt position
 
 
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)  # a file's lock: SQLite's own
 def test_a_locked_views_database_sets_nothing_aside(views: Views) -> None:
-    if views.settings.store != "sqlite":
-        pytest.skip("a SQLite file's lock; PostgreSQL's outage is the same kind of error")
     views.db.connect().execute("PRAGMA busy_timeout = 100")
     holder = sqlite3.connect(views.settings.views_sqlite_file, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
