@@ -16,19 +16,13 @@ copy is what a retry is compared with. Rows hold event ids, digests and times: n
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from referral_loop.settings import Settings
-from referral_loop.sqlite_setup import patiently
-from referral_loop.store.config import connect_postgres
+from referral_loop.side_tables import SideTables
 
 KEEP_S = 7 * 86400
 """How long a claim is kept: far beyond JetStream's duplicate window (10 minutes)."""
@@ -60,14 +54,13 @@ class Claim:
 
 
 class KeyClaims:
-    """One connection, opened on first use (after a fork: each worker its own), shared by
-    threads under a lock; closed on a failure, so the next use starts afresh."""
+    """The claims, on their own connection (referral_loop/side_tables.py: opened on first use,
+    shared by threads under a lock, closed on a failure), with SQLite's synchronous=FULL."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.sqlite = settings.store == "sqlite"
-        self._connection: Any = None
-        self._lock = threading.Lock()
+        self.tables = SideTables(
+            settings, settings.data_dir / "store" / "idempotency.sqlite", SCHEMA, TABLES_LOCK
+        )
 
     async def claim(self, event_id: UUID, digest: str, occurred_at: datetime) -> Claim:
         """Claim `event_id` for this body unless it is claimed already: the first claim either way."""
@@ -75,57 +68,12 @@ class KeyClaims:
 
     def _claim(self, event_id: UUID, digest: str, occurred_at: datetime) -> Claim:
         now = time.time()
-        with self._transaction() as connection:
-            self._run(connection, CLAIM[0], now - KEEP_S)
-            self._run(connection, CLAIM[1], str(event_id), digest, occurred_at.isoformat(), now)
-            first, at = self._run(connection, FIRST, str(event_id)).fetchone()
+        with self.tables.transaction() as run:
+            run(CLAIM[0], now - KEEP_S)
+            run(CLAIM[1], str(event_id), digest, occurred_at.isoformat(), now)
+            [(first, at)] = run(FIRST, str(event_id))
         return Claim(first, datetime.fromisoformat(at))
 
-    def _run(self, connection: Any, sql: str, *params: Any) -> Any:
-        return connection.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                connection = self._connection or self._open()
-                if not self.sqlite:
-                    with connection.transaction():
-                        yield connection
-                    return
-                connection.execute("BEGIN IMMEDIATE")
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                self._close()  # an SQLite transaction left open ends with its connection
-                raise
-
-    def _open(self) -> Any:
-        self._connection = open_sqlite(self.settings) if self.sqlite else open_postgres(self.settings)
-        return self._connection
-
-    def _close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
-
     def close(self) -> None:
-        with self._lock:
-            self._close()
-
-
-def open_sqlite(settings: Settings) -> sqlite3.Connection:
-    path = settings.data_dir / "store" / "idempotency.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    patiently(connection, ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", *SCHEMA])
-    return connection
-
-
-def open_postgres(settings: Settings) -> Any:
-    connection = connect_postgres(settings)
-    with connection.transaction():
-        connection.execute(f"SELECT pg_advisory_xact_lock({TABLES_LOCK})")
-        for statement in SCHEMA:
-            connection.execute(statement)
-    return connection
+        """Let the connection go (the next claim opens another)."""
+        self.tables.close()
