@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     )
     nats_tls_key_file: Path | None = Field(None, description="Private key of that certificate.")
     nats_monitor_port: int = Field(
-        8222, ge=0, description="Monitoring port of `make run`'s nats-server, on 127.0.0.1 only (0: any free)."
+        8222,
+        ge=0,
+        description="Monitoring port of `make run`'s nats-server, on 127.0.0.1 only (0: any free).",
     )
     jetstream_key: SecretStr | None = Field(
         None, description="JetStream encryption key of `make run`'s nats-server (a secret: environment only)."
@@ -140,7 +142,9 @@ class Settings(BaseSettings):
         5, ge=0, description="`make run`: restarts in a row of a process that keeps dying before all stop."
     )
     run_restart_backoff_s: float = Field(
-        0.5, gt=0, description="`make run`: wait before the first restart of a dead process (doubles, to 30 s)."
+        0.5,
+        gt=0,
+        description="`make run`: wait before the first restart of a dead process (doubles, to 30 s).",
     )
 
     views_sqlite_path: Path | None = Field(

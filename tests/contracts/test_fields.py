@@ -113,7 +113,13 @@ class TestScheduled:
 class TestDiagnosisCodes:
     @pytest.mark.parametrize(
         ("code", "written"),
-        [("C7A.010", "C7A.010"), ("M1A.0", "M1A.0"), ("e119", "E11.9"), ("S72001A", "S72.001A"), ("I10", "I10")],
+        [
+            ("C7A.010", "C7A.010"),
+            ("M1A.0", "M1A.0"),
+            ("e119", "E11.9"),
+            ("S72001A", "S72.001A"),
+            ("I10", "I10"),
+        ],
     )
     def test_codes_of_the_code_set_are_taken_with_their_dot(self, code: str, written: str) -> None:
         assert valid(ICD10Code, code) == written
@@ -131,7 +137,9 @@ class TestDiagnosisCodes:
 
 
 class TestPhones:
-    @pytest.mark.parametrize("number", ["(555) 010-0199", "555.010.0199", "+1 555 010 0199", "1-555-010-0199"])
+    @pytest.mark.parametrize(
+        "number", ["(555) 010-0199", "555.010.0199", "+1 555 010 0199", "1-555-010-0199"]
+    )
     def test_a_us_practice_takes_national_and_international_forms(self, number: str) -> None:
         assert valid(Phone, number) == "+15550100199"
 

@@ -43,7 +43,9 @@ def bad_referrals() -> list[tuple[str, dict[str, Any]]]:
     cases += [("received_at", {**make.referral_body(), "received_at": t}) for t in (*FAR_TIMES, SOON)]
     cases += [("return_visit_on", make.referral_body(return_visit_on=day)) for day in FAR]
     cases += [("requested_by", make.referral_body(requested_by=day)) for day in FAR]
-    cases += [("diagnosis_codes.0", make.referral_body(diagnosis_codes=[c])) for c in ("Z99.ZZZZ", "A00.0000")]
+    cases += [
+        ("diagnosis_codes.0", make.referral_body(diagnosis_codes=[c])) for c in ("Z99.ZZZZ", "A00.0000")
+    ]
     cases += [("patient.phone", with_patient(phone=p)) for p in ("555-0199", "+0 12", "call me")]
     for char in ("\r", "\n", "\x00", "\x1b", "\u202e"):
         cases.append(("patient.family_name", with_patient(family_name=f"Love{char}lace")))
