@@ -24,6 +24,7 @@ COPY pyproject.toml README.md* ./
 COPY contracts/ contracts/
 COPY services/ services/
 COPY referral_loop/ referral_loop/
+COPY launcher/ launcher/
 RUN pip install --no-cache-dir . \
     && rm -rf /src
 

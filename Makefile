@@ -36,12 +36,12 @@ mutation: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts referral_loop services
+	$(BIN)/mypy contracts referral_loop services launcher
 
 ## audit: bandit over the code (config in pyproject [tool.bandit]) and pip-audit over the installed packages;
 ## fails on a finding or a known vulnerability, only warns when the vulnerability database is unreachable
 audit: setup
-	$(BIN)/bandit -c pyproject.toml -r contracts referral_loop services -q
+	$(BIN)/bandit -c pyproject.toml -r contracts referral_loop services launcher -q
 	$(BIN)/python .ci/pip_audit.py
 
 format: setup

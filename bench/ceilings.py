@@ -37,7 +37,7 @@ from bench.common import (
     stream_last_seq,
 )
 from contracts.referral import Referral
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.letters import Kind, Letter, Practice, Rendered
 from services.feedback.pool import MailerPool

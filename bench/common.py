@@ -22,8 +22,8 @@ from nats.js import JetStreamContext
 
 from contracts import bus
 from contracts.events import ReferralReceived
+from launcher.natsd import NatsServer
 from referral_loop.keys import with_local_key
-from referral_loop.natsd import NatsServer
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Outcome, Positioned

@@ -24,8 +24,8 @@ from bench.observe import StoreWatch, ViewsWatch
 from bench.stack import Stack, postgres_store, stack_settings, stop_all, wait_http
 from bench.store_stage import declared, publish_in_batches
 from contracts import Fact
-from referral_loop.devstack import Child
-from referral_loop.natsd import NatsServer, free_port
+from launcher.devstack import Child
+from launcher.natsd import NatsServer, free_port
 from referral_loop.ops.heap import freeze_startup_objects
 
 TICK_S = 0.01

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from referral_loop.devstack import STOP_TIMEOUT_S, Child
+from launcher.devstack import STOP_TIMEOUT_S, Child
+from launcher.natsd import NatsServer, free_port
 from referral_loop.keys import with_local_key
 from referral_loop.nats_auth import ensure_credentials
-from referral_loop.natsd import NatsServer, free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 from tests.support.servers import EmbeddedPostgres, fresh_postgres_database

@@ -25,8 +25,8 @@ from bench.observe import StoreWatch
 from bench.stack import postgres_store, stack_settings, wait_http
 from contracts import Fact
 from contracts.events import ReferralReceived
-from referral_loop.devstack import Child
-from referral_loop.natsd import NatsServer, free_port
+from launcher.devstack import Child
+from launcher.natsd import NatsServer, free_port
 from referral_loop.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support.bus import declare_all

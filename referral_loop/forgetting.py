@@ -68,7 +68,7 @@ WHY_NOT = {
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """`referral-loop forget-patient` (its arguments are declared in referral_loop/cli.py)."""
+    """`referral-loop forget-patient` (its arguments are declared in launcher/cli.py)."""
     return main(settings, args.referral_id, args.by or os_user(), args.wait)
 
 

@@ -3,7 +3,7 @@
 The key is 16, 24 or 32 random bytes, base64-encoded, from `REFERRAL_LOOP_STORE_KEY` (the
 environment) or `REFERRAL_LOOP_STORE_KEY_FILE` (a secrets file holding the same text). With
 neither, the stores are written in clear: `make run` always configures one (`with_local_key`),
-and every command run beside it finds that one (`located`: referral_loop/cli.py, for all but
+and every command run beside it finds that one (`located`: launcher/cli.py, for all but
 rotate-store-key, which is told its keys).
 eventsourcing's `AESCipher` (module `eventsourcing.cryptography`) encrypts each stored event's
 state with it; ids, versions and event type names stay readable, so none of them holds PHI.

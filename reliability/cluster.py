@@ -4,7 +4,7 @@ two replicas each of the store writer, feedback and projections (one leads each 
 stands by: `referral_loop.leading`), intake, and the mail sink. The same code as `make run`;
 only settings differ. Every node admits the same users (each service's nkey, with its
 permissions), so a client keeps its identity whichever node it reaches, and encrypts its
-JetStream files with the JetStream key (`referral_loop.jetstream_key`). `make cluster` runs it
+JetStream files with the JetStream key (`launcher.jetstream_key`). `make cluster` runs it
 (reliability/cluster_run.py); the cluster fault test drives it.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from bench.stack import postgres_store, stack_settings, wait_http
 from contracts import bus
+from launcher.devstack import Child
+from launcher.jetstream_key import encryption, with_local_jetstream_key
+from launcher.natsd import ClusterConfig, JetStreamEncryption, NatsServer, free_port
 from referral_loop.bus import connect
-from referral_loop.devstack import Child
-from referral_loop.jetstream_key import encryption, with_local_jetstream_key
 from referral_loop.nats_auth import ADMIN, ensure_credentials, seed_path
-from referral_loop.natsd import ClusterConfig, JetStreamEncryption, NatsServer, free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from referral_loop.devstack_banner import controlling_terminal, curl_hint, store_description, users_block
+from launcher.devstack_banner import controlling_terminal, curl_hint, store_description, users_block
 from referral_loop.users import ensure_local_users
 from reliability.cluster import Cluster, running_cluster
 

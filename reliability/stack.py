@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.stack import Stack, running_stack, wait_http
-from referral_loop.devstack import Child
+from launcher.devstack import Child
 from referral_loop.settings import Settings
 from reliability.history import History
 

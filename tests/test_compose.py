@@ -28,9 +28,9 @@ import pytest
 import yaml
 from nats.js.api import StreamInfo
 
-from referral_loop.cli import COMMANDS
+from launcher.cli import COMMANDS
+from launcher.natsd import free_port, nats_server_binary, spawn, stop_process
 from referral_loop.nats_auth import ADMIN, ensure_credentials, env_variable, seed_path
-from referral_loop.natsd import free_port, nats_server_binary, spawn, stop_process
 from referral_loop.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,7 +312,7 @@ def test_app_services_run_a_cli_subcommand(services: dict[str, dict[str, Any]]) 
         assert args, f"{name} must name its subcommand, the image's CMD is only a default"
         assert args[0] in COMMANDS, (
             f"{name} runs `referral-loop {args[0]}`, which is not a subcommand in "
-            f"referral_loop.cli.COMMANDS ({sorted(COMMANDS)})"
+            f"launcher.cli.COMMANDS ({sorted(COMMANDS)})"
         )
     for name in APP_SERVICES:
         assert command(services[name])[0] == name, f"service {name} must run the subcommand of the same name"

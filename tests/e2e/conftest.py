@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_loop.mailsink import MailSink
-from referral_loop.natsd import free_port
+from launcher.mailsink import MailSink
+from launcher.natsd import free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 from tests.support.processes import ProcessRegistry

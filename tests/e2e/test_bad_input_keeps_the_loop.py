@@ -16,8 +16,8 @@ import nats
 import pytest
 
 from contracts.bus import STREAM
-from referral_loop.mailsink import MailSink
-from referral_loop.natsd import free_port
+from launcher.mailsink import MailSink
+from launcher.natsd import free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 from tests.e2e.conftest import Stack, until, until_ok

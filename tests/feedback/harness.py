@@ -16,7 +16,7 @@ import nats
 from nats.aio.client import Client
 
 from contracts import Fact
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import ReferralLedger

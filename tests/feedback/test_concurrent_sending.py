@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.case import FeedbackCase
 from tests.feedback.harness import Loop, feedback_settings, running_loop

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from uuid import UUID
 
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.bootstrap import open_feedback_ledger
 from services.feedback.service import BATCH

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from contracts.events import ReturnVisit, ReturnVisitScheduled
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.clock import FakeClock
 from tests.feedback.harness import Loop, feedback_settings, running_loop

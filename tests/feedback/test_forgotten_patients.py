@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from contracts import Fact
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import read_page

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from contracts.forgetting import STORED_CONTEXT
 from contracts.referral import Referral
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.letters import Kind, Letter, Practice, Rendered
 from services.feedback.mailer import SmtpMailer

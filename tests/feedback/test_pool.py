@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from services.feedback.letters import Kind
 from services.feedback.message import PermanentFailure, TransientFailure
 from services.feedback.pool import MailerPool

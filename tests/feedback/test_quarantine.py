@@ -14,7 +14,7 @@ from uuid import uuid4
 
 import pytest
 
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.ops.metrics import Metrics
 from referral_loop.settings import Settings
 from referral_loop.store import config

@@ -8,9 +8,9 @@ from pathlib import Path
 import nats
 
 from contracts import bus
+from launcher.mailsink import MailSink
+from launcher.natsd import free_port
 from referral_loop.bus import declare_referral_streams
-from referral_loop.mailsink import MailSink
-from referral_loop.natsd import free_port
 from referral_loop.ops import checks, stores, threads
 from referral_loop.ops.checks import outcome
 from referral_loop.ops.smtp import SmtpReachability

@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import nats
 
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.users import ensure_local_users

@@ -12,7 +12,7 @@ import httpx
 import nats
 
 from contracts import bus
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 from tests.ops.support import wait_ready

@@ -11,7 +11,7 @@ from uuid import uuid4
 import nats
 
 from contracts import bus
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from tests.ops.support import get, metric, readiness, seed, wait_ready
 from tests.support import referrals as make

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from referral_loop.natsd import free_port
+from launcher.natsd import free_port
 from referral_loop.settings import Settings
 from referral_loop.users import ensure_local_users
 from services.intake.app import create_app as intake_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from referral_loop.natsd import free_port
+from launcher.natsd import free_port
 from referral_loop.settings import Settings
 from services.projections.db import Database
 from tests.ops.support import get, metric, seed

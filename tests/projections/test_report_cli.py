@@ -176,7 +176,7 @@ def test_worklists_beside_make_run_open_the_sealed_names_and_are_audited(tmp_pat
     with opened_ops(made):  # the views written by make run's projections: names sealed
         pass
     beside = made.model_copy(update={"store_key_file": None})
-    command = [sys.executable, "-m", "referral_loop.cli", "report", "worklists"]
+    command = [sys.executable, "-m", "launcher.cli", "report", "worklists"]
     env = {**base_env(), **settings_env(beside)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from launcher.natsd import free_port
 from referral_loop.audit import AuditLog, AuditQuery
-from referral_loop.natsd import free_port
 from referral_loop.settings import Settings
 
 

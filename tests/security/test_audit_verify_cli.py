@@ -17,7 +17,7 @@ from tests.support.processes import base_env
 
 
 def audit_verify(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "referral_loop.cli", "audit", "verify", *args]
+    command = [sys.executable, "-m", "launcher.cli", "audit", "verify", *args]
     env = {**base_env(), **settings_env(settings)}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from referral_loop.natsd import free_port
+from launcher.natsd import free_port
 from tests.projections.browser import serving
 from tests.security.fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeProvider, new_key
 from tests.security.web_apps import Apps, both_apps, settings_in

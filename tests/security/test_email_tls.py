@@ -18,7 +18,7 @@ import pytest
 import trustme
 from pydantic import ValidationError
 
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from services.feedback.clock import FakeClock
 from services.feedback.mailer import InsecureTransport, SmtpMailer
@@ -187,7 +187,7 @@ def test_the_feedback_process_refuses_to_start_with_cleartext_smtp_to_another_ma
         "REFERRAL_LOOP_SMTP_HOST": "mail.example.org",
         "REFERRAL_LOOP_SMTP_TLS": "none",
     }
-    command = [sys.executable, "-m", "referral_loop.cli", "feedback"]
+    command = [sys.executable, "-m", "launcher.cli", "feedback"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0
     assert "REFERRAL_LOOP_SMTP_TLS=none is allowed only for a loopback SMTP host" in done.stderr

@@ -32,11 +32,11 @@ from nats.aio.client import Client
 from contracts import Fact, bus
 from contracts.events import AppointmentCancelled, ConsultSummary, OptionalReason, PatientSeen
 from contracts.forgetting import FORGOTTEN
+from launcher.natsd import NatsServer
 from referral_loop import forgetting
 from referral_loop.audit import AuditLog, AuditQuery
 from referral_loop.bus import connect
 from referral_loop.nats_auth import ADMIN, INTAKE, STORE_WRITER
-from referral_loop.natsd import NatsServer
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings, settings_env
 from referral_loop.store.config import connect_postgres, open_ledger
@@ -269,7 +269,7 @@ async def test_a_fact_the_writer_has_not_recorded_is_kept_until_a_run_after_it_h
 def test_an_unknown_referral_forgets_nobody_and_exits_non_zero(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, nats_url="nats://127.0.0.1:9")  # never reached
     unknown = uuid4()
-    command = [sys.executable, "-m", "referral_loop.cli", "forget-patient", str(unknown), "--by", "dpo"]
+    command = [sys.executable, "-m", "launcher.cli", "forget-patient", str(unknown), "--by", "dpo"]
     done = subprocess.run(
         command,
         env={**base_env(), **settings_env(settings)},

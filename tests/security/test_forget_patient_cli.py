@@ -42,7 +42,7 @@ async def forget_patient(stack: Stack, referral_id: UUID, **shell: str) -> subpr
     store key and no nkey named (`make run` keeps both in data_dir), plus `shell`."""
     settings = stack.settings.model_copy(update={"store_key_file": None, "nats_secrets_dir": None})
     env = {**base_env(), **settings_env(settings), **shell}
-    command = [sys.executable, "-m", "referral_loop.cli", "forget-patient", str(referral_id), "--by", "dpo"]
+    command = [sys.executable, "-m", "launcher.cli", "forget-patient", str(referral_id), "--by", "dpo"]
     run = subprocess.run
     return await asyncio.to_thread(
         run, command, env=env, capture_output=True, text=True, timeout=120, check=False

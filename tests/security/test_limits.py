@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_loop.natsd import free_port
+from launcher.natsd import free_port
 from tests.projections.browser import serving
 from tests.security.web_apps import Apps, both_apps, settings_in
 from tests.support.referrals import received

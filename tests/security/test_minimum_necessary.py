@@ -18,7 +18,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from contracts.events import ConsultSummary, PatientSeen
-from referral_loop.mailsink import MailSink
+from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from contracts import bus
+from launcher.natsd import free_port, nats_server_binary, spawn, stop_process
 from referral_loop.bus import connect
 from referral_loop.nats_auth import (
     ADMIN,
@@ -25,7 +26,6 @@ from referral_loop.nats_auth import (
     ensure_credentials,
     env_variable,
 )
-from referral_loop.natsd import free_port, nats_server_binary, spawn, stop_process
 from referral_loop.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support import referrals as make

@@ -14,10 +14,10 @@ from nats.aio.client import Client
 
 from contracts import bus
 from contracts.events import Delivery, ReportSent
+from launcher.natsd import NatsServer
 from referral_loop import nats_auth
 from referral_loop.bus import connect, declare_referral_streams, ensure_consumer
 from referral_loop.nats_auth import ADMIN, FEEDBACK, INTAKE, SERVICES, STORE_WRITER
-from referral_loop.natsd import NatsServer
 from referral_loop.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support import referrals as make

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from bench.stack import running_stack
+from launcher.devstack import embedded_nats
 from referral_loop.bus import seed_file
-from referral_loop.devstack import embedded_nats
 from referral_loop.nats_auth import ROLES, SERVICES, seed_path
 from referral_loop.settings import Settings
 from reliability.client import IntakeClient

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from referral_loop.natsd import free_port
+from launcher.natsd import free_port
 from referral_loop.settings import Settings
 from tests.projections.browser import serving
 from tests.security.fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeProvider

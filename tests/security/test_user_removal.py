@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_loop.users_cli import run as users_command
+from launcher.users_cli import run as users_command
 from referral_loop.users_file import update_users_file
 from tests.ops.support import seed
 from tests.security.web_apps import Apps, both_apps, settings_in

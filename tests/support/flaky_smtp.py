@@ -17,7 +17,7 @@ from typing import Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from referral_loop.natsd import free_port
+from launcher.natsd import free_port
 
 
 def message_id(content: bytes) -> str:

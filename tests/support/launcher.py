@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import psutil
 
-from referral_loop.natsd import stop_process
+from launcher.natsd import stop_process
 from referral_loop.settings import ENV_PREFIX
 from referral_loop.users import credentials_path
 from tests.support.processes import base_env, free_port
@@ -97,7 +97,7 @@ def start_launcher(data_dir: Path, **settings: Any) -> Launcher:
     output = data_dir.parent / f"{data_dir.name}-run.log"
     with output.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "referral_loop.cli", "run"],
+            [sys.executable, "-m", "launcher.cli", "run"],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -1,4 +1,4 @@
-"""Service processes for the tests: `python -m referral_loop.cli <subcommand>` with given Settings.
+"""Service processes for the tests: `python -m launcher.cli <subcommand>` with given Settings.
 
 Every ServiceProcess started is remembered in a registry; the conftest's autouse fixture stops
 whatever is still running when a test ends, pass or fail.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from referral_loop.natsd import free_port, spawn, stop_process
+from launcher.natsd import free_port, spawn, stop_process
 from referral_loop.settings import ENV_PREFIX, Settings, settings_env
 
 __all__ = [
@@ -73,7 +73,7 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         if self.running:
             raise RuntimeError(f"{self.subcommand} is already running (pid {self.pid})")
-        command = [sys.executable, "-m", "referral_loop.cli", self.subcommand]
+        command = [sys.executable, "-m", "launcher.cli", self.subcommand]
         self.process = spawn(command, self.log_path, self.env)
         _STARTED.append(self)
         return self

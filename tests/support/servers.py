@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from launcher.natsd import NatsServer, free_port
 from referral_loop.nats_auth import ensure_credentials
-from referral_loop.natsd import NatsServer, free_port
 from referral_loop.settings import Settings
 
 __all__ = [

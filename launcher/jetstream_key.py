@@ -11,8 +11,8 @@ its environment only: never in its config file, a log, or the services' environm
 
 from __future__ import annotations
 
+from launcher.natsd_config import JetStreamEncryption
 from referral_loop.keys import new_key, write_key_file
-from referral_loop.natsd_config import JetStreamEncryption
 from referral_loop.settings import ENV_PREFIX, Settings
 
 MIN_KEY_CHARS = 32

@@ -1,8 +1,8 @@
-"""The processes `make run` starts: a service (`python -m referral_loop.cli <name>`) and
-nats-server, each as `referral_loop.supervisor` can start, watch and restart it.
+"""The processes `make run` starts: a service (`python -m launcher.cli <name>`) and
+nats-server, each as `launcher.supervisor` can start, watch and restart it.
 
 A service's environment is the launcher's settings without the JetStream key: only nats-server
-needs that, and it gets it in its own environment (`referral_loop.natsd_config`).
+needs that, and it gets it in its own environment (`launcher.natsd_config`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from referral_loop.devstack_banner import logs_dir
-from referral_loop.jetstream_key import KEY_SETTINGS, encryption
+from launcher.devstack_banner import logs_dir
+from launcher.jetstream_key import KEY_SETTINGS, encryption
+from launcher.natsd import NatsServer, TlsFiles, spawn, stop_process
 from referral_loop.nats_auth import ensure_credentials
-from referral_loop.natsd import NatsServer, TlsFiles, spawn, stop_process
 from referral_loop.settings import Settings, settings_env
 
 STOP_TIMEOUT_S = 15.0
@@ -62,14 +62,14 @@ def embedded_nats(settings: Settings) -> NatsServer:
 
 @dataclass
 class Child:
-    """One service process: `python -m referral_loop.cli <name>`, logging to logs/<name>.log."""
+    """One service process: `python -m launcher.cli <name>`, logging to logs/<name>.log."""
 
     name: str
     process: subprocess.Popen[bytes]
 
     @classmethod
     def start(cls, name: str, settings: Settings, log_name: str = "") -> Child:
-        command = [sys.executable, "-m", "referral_loop.cli", name]
+        command = [sys.executable, "-m", "launcher.cli", name]
         log = logs_dir(settings) / f"{log_name or name}.log"
         return cls(name, spawn(command, log, service_env(settings)))
 

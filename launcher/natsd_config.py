@@ -1,4 +1,4 @@
-"""The pieces of a nats-server configuration file that `referral_loop.natsd` writes.
+"""The pieces of a nats-server configuration file that `launcher.natsd` writes.
 
 `JetStreamEncryption` turns on JetStream's encryption at rest (every message block, stream and
 consumer metadata file encrypted). The key itself never goes into the file: the file says

@@ -4,7 +4,7 @@ Starts nats-server (data under data_dir/nats, kept between runs, encrypted with 
 key), then the mail sink, the store writer, feedback, projections and intake as child processes
 of their own, waits for intake to answer, and prints where everything is and how to sign in (the
 passwords to the terminal only). A process that dies on its own, nats-server included, is
-restarted with backoff (`referral_loop.supervisor`), saying so on stderr; one that keeps dying
+restarted with backoff (`launcher.supervisor`), saying so on stderr; one that keeps dying
 stops everything with a non-zero exit code. Ctrl-C or SIGTERM stops the services, newest first,
 then NATS.
 """
@@ -22,14 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-from referral_loop.devstack_banner import (
+from launcher.devstack_banner import (
     Credentials,
     logs_dir,
     ops_endpoints,
     print_banner,
     uses_embedded_mail,
 )
-from referral_loop.devstack_processes import (
+from launcher.devstack_processes import (
     STOP_TIMEOUT_S,
     Child,
     NatsProcess,
@@ -38,11 +38,11 @@ from referral_loop.devstack_processes import (
     nats_address,
     nats_tls,
 )
-from referral_loop.jetstream_key import JetStreamKeyError, with_local_jetstream_key
+from launcher.jetstream_key import JetStreamKeyError, with_local_jetstream_key
+from launcher.natsd import NatsServerError
+from launcher.supervisor import KeepsFailing, RestartPolicy, Supervisor
 from referral_loop.keys import with_local_key
-from referral_loop.natsd import NatsServerError
 from referral_loop.settings import Settings
-from referral_loop.supervisor import KeepsFailing, RestartPolicy, Supervisor
 from referral_loop.users import ensure_local_users
 
 __all__ = ["STOP_TIMEOUT_S", "Child", "DevStack", "embedded_nats", "main", "nats_address", "nats_tls"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from referral_loop.supervisor import KeepsFailing, RestartPolicy, Supervisor
+from launcher.supervisor import KeepsFailing, RestartPolicy, Supervisor
 
 
 @dataclass

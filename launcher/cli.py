@@ -13,7 +13,7 @@ from uuid import UUID
 
 import uvloop
 
-from referral_loop import audit_cli, users_cli
+from launcher import audit_cli, users_cli
 from referral_loop.keys import located
 from referral_loop.ops.logs import configure as configure_logs
 from referral_loop.settings import Settings, get_settings
@@ -40,7 +40,7 @@ def _feedback(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _mail_sink(settings: Settings, _: argparse.Namespace) -> int:
-    from referral_loop.mailsink import run_sink
+    from launcher.mailsink import run_sink
 
     run_sink(settings)
     return 0
@@ -85,13 +85,13 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, _: argparse.Namespace) -> int:
-    from referral_loop.devstack import main
+    from launcher.devstack import main
 
     return main(settings)
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:
-    from referral_loop.users_cli import run
+    from launcher.users_cli import run
 
     return run(settings, args)
 

@@ -31,7 +31,7 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
-from referral_loop.maildir import envelope_header, lf, message_id_hash, write_atomically
+from launcher.maildir import envelope_header, lf, message_id_hash, write_atomically
 from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.settings import Settings
 

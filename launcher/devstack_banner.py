@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from referral_loop.natsd import NatsServer
+from launcher.natsd import NatsServer
 from referral_loop.settings import ENV_PREFIX, Settings
 from referral_loop.users import credentials_path
 

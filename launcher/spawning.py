@@ -24,7 +24,7 @@ def spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None)
     then stops its children in order), stdout and stderr appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        # The commands are built by this project (nats-server, python -m referral_loop.cli).
+        # The commands are built by this project (nats-server, python -m launcher.cli).
         return subprocess.Popen(  # noqa: S603
             command,
             stdout=log,

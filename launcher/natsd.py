@@ -7,7 +7,7 @@ a three-node cluster: each node gets a cluster listen port and the routes to its
 Authentication is opt-in: `users` (role -> public nkey, `referral_loop.nats_auth`) admits those
 users only, each with its role's permissions; `tls` makes clients speak TLS to this certificate;
 `encryption` encrypts JetStream's files at rest (its key in the server's environment only). The
-monitoring port listens on loopback only. The config's pieces: `referral_loop.natsd_config`.
+monitoring port listens on loopback only. The config's pieces: `launcher.natsd_config`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from launcher.natsd_config import ClusterConfig, JetStreamEncryption, TlsFiles, free_port, quoted
+from launcher.spawning import spawn, stop_process, tcp_open
 from referral_loop.nats_auth import authorization_block
-from referral_loop.natsd_config import ClusterConfig, JetStreamEncryption, TlsFiles, free_port, quoted
-from referral_loop.spawning import spawn, stop_process, tcp_open
 
 __all__ = [
     "ClusterConfig",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from referral_loop.devstack import embedded_nats, intake_health_url, nats_address
-from referral_loop.devstack_banner import banner, print_banner
-from referral_loop.devstack_processes import service_env
-from referral_loop.jetstream_key import with_local_jetstream_key
+from launcher.devstack import embedded_nats, intake_health_url, nats_address
+from launcher.devstack_banner import banner, print_banner
+from launcher.devstack_processes import service_env
+from launcher.jetstream_key import with_local_jetstream_key
 from referral_loop.settings import Settings, settings_env
 
 CREDENTIALS = {

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from referral_loop.maildir import message_id_hash, write_atomically
-from referral_loop.mailsink import MailSink
-from referral_loop.natsd import free_port, tcp_open
+from launcher.maildir import message_id_hash, write_atomically
+from launcher.mailsink import MailSink
+from launcher.natsd import free_port, tcp_open
 
 RAW = (
     b"From: Practice <referrals@practice.example>\r\n"
@@ -148,7 +148,7 @@ def test_stop_closes_connections_and_the_port_and_start_reuses_it(sink: MailSink
 def test_run_sink_serves_the_mail_dir_until_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {"REFERRAL_LOOP_DATA_DIR": str(tmp_path), "REFERRAL_LOOP_MAIL_SINK_PORT": str(port)}
-    code = "from referral_loop.mailsink import run_sink; from referral_loop.settings import Settings; run_sink(Settings())"
+    code = "from launcher.mailsink import run_sink; from referral_loop.settings import Settings; run_sink(Settings())"
     process = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
         deadline = time.monotonic() + 10

@@ -9,7 +9,7 @@ import psutil
 import pytest
 from nats.js.api import StreamConfig
 
-from referral_loop.natsd import NatsServer, NatsServerError
+from launcher.natsd import NatsServer, NatsServerError
 
 STREAM = StreamConfig(name="T", subjects=["t.>"])
 
@@ -70,7 +70,7 @@ def test_context_manager_stops_on_exit(tmp_path) -> None:
 
 
 def test_cluster_block_in_config(tmp_path) -> None:
-    from referral_loop.natsd import ClusterConfig
+    from launcher.natsd import ClusterConfig
 
     cluster = ClusterConfig(port=6250, routes=["nats://127.0.0.1:6251"])
     server = NatsServer(store_dir=tmp_path / "s", server_name="n1", cluster=cluster)
@@ -90,7 +90,7 @@ def test_a_taken_port_fails_fast_with_the_log(nats_server: NatsServer, tmp_path)
 
 
 def test_users_and_tls_are_opt_in(tmp_path) -> None:
-    from referral_loop.natsd import TlsFiles
+    from launcher.natsd import TlsFiles
 
     bare = NatsServer(store_dir=tmp_path / "bare").config_text()
     assert "authorization" not in bare and "tls {" not in bare
@@ -147,7 +147,7 @@ async def publish_canary(server: NatsServer) -> bytes:
 
 
 async def test_with_a_key_no_message_is_readable_in_the_servers_files(tmp_path) -> None:
-    from referral_loop.natsd import JetStreamEncryption
+    from launcher.natsd import JetStreamEncryption
 
     encrypted = NatsServer(store_dir=tmp_path / "e", encryption=JetStreamEncryption(KEY))
     with encrypted:
@@ -160,7 +160,7 @@ async def test_with_a_key_no_message_is_readable_in_the_servers_files(tmp_path) 
 
 async def test_a_store_written_in_clear_is_encrypted_when_the_key_is_turned_on(tmp_path) -> None:
     """An older `make run`'s var/nats: nats-server encrypts its streams at the first start with a key."""
-    from referral_loop.natsd import JetStreamEncryption
+    from launcher.natsd import JetStreamEncryption
 
     server = NatsServer(store_dir=tmp_path / "store")
     with server:
@@ -176,7 +176,7 @@ async def test_a_store_written_in_clear_is_encrypted_when_the_key_is_turned_on(t
 def test_the_key_is_in_no_file_log_or_monitoring_page(tmp_path) -> None:
     import urllib.request
 
-    from referral_loop.natsd import JetStreamEncryption
+    from launcher.natsd import JetStreamEncryption
 
     server = NatsServer(store_dir=tmp_path / "store", encryption=JetStreamEncryption(KEY, "aes"))
     with server, urllib.request.urlopen(f"{server.monitor_url}/varz", timeout=5) as answer:
