@@ -2,20 +2,41 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-dev
+# requirements/*.lock: the pinned, hashed dependency sets `make lock` writes from pyproject.toml:
+# prod.lock is what the image installs, local.lock adds `make run`'s ([local]), dev.lock the tests'
+# and tools' ([dev]). pip-compile runs from a throwaway virtualenv with these tools.
+LOCK_TOOLS := pip==26.3 pip-tools==7.7.0
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: setup run test browser mutation lint audit format contracts bench soak cluster clean
+.PHONY: setup setup-local lock run test browser mutation lint audit format contracts bench soak cluster clean
 
-$(STAMP): pyproject.toml
+# The virtualenv with one lock's packages, exactly those versions and hashes, then this project itself
+# (editable, --no-deps: the lock already holds its dependencies). A changed lock or pyproject.toml
+# installs again. setup: requirements/dev.lock; setup-local (what `make run` needs): local.lock.
+$(VENV)/.installed-%: pyproject.toml requirements/%.lock
 	@$(PYTHON) -m venv $(VENV) || { echo "make: '$(PYTHON) -m venv' failed; on Debian or Ubuntu its venv module is a package of its own: sudo apt-get install -y python3-venv" >&2; exit 1; }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/$*.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip check || { echo "make: pyproject.toml asks for more than requirements/$*.lock holds: run 'make lock'" >&2; exit 1; }
+	touch $@
 
 setup: $(STAMP)
 
+setup-local: $(VENV)/.installed-local
+
+## lock: regenerate requirements/*.lock from pyproject.toml with pip-compile (in a throwaway virtualenv),
+## keeping every pin that still fits; LOCK_ARGS=--upgrade (or --upgrade-package NAME) to move pins up
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+	&& $(PYTHON) -m venv "$$tmp" && "$$tmp/bin/python" -m pip install --quiet $(LOCK_TOOLS) \
+	&& export CUSTOM_COMPILE_COMMAND="make lock" \
+	&& "$$tmp/bin/pip-compile" $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements/prod.lock pyproject.toml \
+	&& "$$tmp/bin/pip-compile" $(LOCK_FLAGS) $(LOCK_ARGS) --extra local -c requirements/prod.lock -o requirements/local.lock pyproject.toml \
+	&& "$$tmp/bin/pip-compile" $(LOCK_FLAGS) $(LOCK_ARGS) --extra dev -c requirements/local.lock -o requirements/dev.lock pyproject.toml
+
 ## run: start NATS, the store writer and intake on embedded defaults (data in var/); Ctrl-C stops all
-run: setup
+run: setup-local
 	$(BIN)/referral-loop run
 
 ## test: the whole suite against real nats-server, SQLite, embedded PostgreSQL and Debian's Chromium

@@ -73,7 +73,7 @@ def _forget_patient(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    from referral_loop.audit_verify import run
+    from referral_loop.web.audit_verify import run
 
     return run(settings, args)
 

@@ -43,7 +43,7 @@ from launcher.natsd import NatsServerError
 from launcher.supervisor import KeepsFailing, RestartPolicy, Supervisor
 from referral_loop.keys import with_local_key
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 
 __all__ = ["STOP_TIMEOUT_S", "Child", "DevStack", "embedded_nats", "main", "nats_address", "nats_tls"]
 

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from launcher.natsd import NatsServer
 from referral_loop.settings import ENV_PREFIX, Settings
-from referral_loop.users import credentials_path
+from referral_loop.web.users import credentials_path
 
 Credentials = dict[str, dict[str, str]]
 REFERRALS_PATH = "/api/referrals"

@@ -9,10 +9,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from referral_loop.passwords import hash_password
 from referral_loop.settings import Settings
-from referral_loop.users import Role, ensure_local_users, new_token, token_hash
-from referral_loop.users_file import read_users, update_users_file
+from referral_loop.web.passwords import hash_password
+from referral_loop.web.users import Role, ensure_local_users, new_token, token_hash
+from referral_loop.web.users_file import read_users, update_users_file
 
 ROLES = [role.value for role in Role]
 

@@ -26,7 +26,7 @@ from launcher.natsd import ClusterConfig, JetStreamEncryption, NatsServer, free_
 from referral_loop.bus import connect
 from referral_loop.nats_auth import ADMIN, ensure_credentials, seed_path
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 
 REPLICATED = ("store-writer", "feedback", "projections")
 OPS_PORT_SETTING = {

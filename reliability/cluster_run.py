@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from launcher.devstack_banner import controlling_terminal, curl_hint, store_description, users_block
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from reliability.cluster import Cluster, running_cluster
 
 

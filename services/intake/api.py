@@ -1,6 +1,6 @@
 """The JSON API: submit a referral, record its later facts, read its status and timeline.
 
-Every route records in the audit log (referral_loop/audited.py): reads as `read` on `referrals`
+Every route records in the audit log (referral_loop/web/audited.py): reads as `read` on `referrals`
 (the list) or `referral` (one), with exactly the ids shown; writes as `create` on the fact's type
 (`ReferralReceived`, `PatientSeen` ...) with the referral's id, before publishing, retries included.
 A lifecycle fact for a referral the store does not know, after a short wait, is a 404, audited as
@@ -19,8 +19,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 from contracts import Fact, events, icd10_cm
 from contracts.fields import EventTime
 from contracts.referral import Referral
-from referral_loop.audited import Access, audited
-from referral_loop.auth import PatientReader, Recorder, Submitter
+from referral_loop.web.audited import Access, audited
+from referral_loop.web.auth import PatientReader, Recorder, Submitter
 from services.intake.commands import FactRejected, build_fact, split_occurred_at, with_occurred_at
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for
 from services.intake.lifecycle import is_retry

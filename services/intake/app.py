@@ -13,15 +13,15 @@ from nats.aio.client import Client
 
 from contracts import bus, icd10_cm
 from contracts.phones import set_default_region
-from referral_loop.audit import AuditLog
 from referral_loop.bus import connect
-from referral_loop.guard import protect
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.shutdown import close_nats
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
+from referral_loop.web.audit import AuditLog
+from referral_loop.web.guard import protect
 from services.intake import api, pages, report_page
 from services.intake.errors import validation_error
 from services.intake.key_claims import KeyClaims
@@ -67,7 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Referral Loop intake", version="0.1.0", lifespan=lifespan)
     app.state.intake = intake
-    app.state.audit = AuditLog(settings, "intake")  # every read and write of PHI (referral_loop/audited.py)
+    app.state.audit = AuditLog(
+        settings, "intake"
+    )  # every read and write of PHI (referral_loop/web/audited.py)
     app.state.ops = intake_ops(intake, app.state.audit)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api.router)

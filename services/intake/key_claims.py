@@ -22,7 +22,7 @@ from datetime import datetime
 from uuid import UUID
 
 from referral_loop.settings import Settings
-from referral_loop.side_tables import SideTables
+from referral_loop.web.side_tables import SideTables
 
 KEEP_S = 7 * 86400
 """How long a claim is kept: far beyond JetStream's duplicate window (10 minutes)."""
@@ -54,7 +54,7 @@ class Claim:
 
 
 class KeyClaims:
-    """The claims, on their own connection (referral_loop/side_tables.py: opened on first use,
+    """The claims, on their own connection (referral_loop/web/side_tables.py: opened on first use,
     shared by threads under a lock, closed on a failure), with SQLite's synchronous=FULL."""
 
     def __init__(self, settings: Settings) -> None:

@@ -15,7 +15,7 @@ from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.heap import freeze_startup_objects
 from referral_loop.ops.web import GracefulServer
 from referral_loop.settings import Settings
-from referral_loop.web_server import server_config
+from referral_loop.web.server import server_config
 from services.intake.app import create_app
 from services.intake.workers import run_workers
 

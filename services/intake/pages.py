@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from contracts import icd10_cm
 from contracts.forgetting import FORGOTTEN, FORGOTTEN_BIRTH_DATE
 from contracts.referral import Patient
-from referral_loop.auth import PATIENT_READERS, SUBMITTERS, Public, StaffUser, page
+from referral_loop.web.auth import PATIENT_READERS, SUBMITTERS, Public, StaffUser, page
 from services.intake.api import Creating, ReadingList, ReadingOne, status_of
 from services.intake.form import FIELDS, GROUPS, KEY_FIELD, flat_values, initial_values, parse
 from services.intake.idempotency import MAX_KEY_LENGTH, referral_id_for

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse
 
 from contracts.events import PatientSeen
-from referral_loop.audited import Access, audited
-from referral_loop.auth import PATIENT_READERS, StaffUser, page
+from referral_loop.web.audited import Access, audited
+from referral_loop.web.auth import PATIENT_READERS, StaffUser, page
 from services.intake.pages import find, render
 
 router = APIRouter(include_in_schema=False)

@@ -13,7 +13,7 @@ from contracts import Fact
 from contracts.events import ReferralReceived
 from contracts.referral import Referral
 from referral_loop.publisher import BusUnavailable, FactPublisher
-from referral_loop.users import User
+from referral_loop.web.users import User
 from services.intake.commands import build_fact
 from services.intake.key_claims import KeyClaims
 from services.intake.lifecycle import UNKNOWN_WAIT_S, claim, key_reused, same_body

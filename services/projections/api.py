@@ -18,9 +18,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from referral_loop.audited import Access, audited
-from referral_loop.auth import AggregateReader, PatientReader, api
-from referral_loop.users import Role, User
+from referral_loop.web.audited import Access, audited
+from referral_loop.web.auth import AggregateReader, PatientReader, api
+from referral_loop.web.users import Role, User
 from services.projections import csv_export as csv
 from services.projections.db import Database
 from services.projections.models import (

@@ -1,6 +1,6 @@
 """The ops web app: the reports API and the dashboard over the read models, read only.
 
-Protected as intake is (`referral_loop/guard.py`): roles on every route, sign-in, security headers,
+Protected as intake is (`referral_loop/web/guard.py`): roles on every route, sign-in, security headers,
 a body size limit. The ops role sees aggregates only: worklists name patients and are not shown to it.
 """
 
@@ -16,12 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from referral_loop.audit import AuditLog
 from referral_loop.deadlines import deadline_policy
-from referral_loop.guard import protect
 from referral_loop.ops import checks, threads
 from referral_loop.ops.endpoints import Ops
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditLog
+from referral_loop.web.guard import protect
 from services.projections import api, audit_api, dashboard, schema
 from services.projections.db import Database
 

@@ -14,10 +14,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from referral_loop.audit import AuditQuery, Outcome
-from referral_loop.audited import Access, audited
-from referral_loop.auth import api
-from referral_loop.users import Role, User
+from referral_loop.web.audit import AuditQuery, Outcome
+from referral_loop.web.audited import Access, audited
+from referral_loop.web.auth import api
+from referral_loop.web.users import Role, User
 from services.projections.params import Moment
 
 router = APIRouter(prefix="/api", tags=["audit"])

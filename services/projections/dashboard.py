@@ -18,8 +18,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from referral_loop.audited import Access, audited
-from referral_loop.auth import AGGREGATE_READERS, PATIENT_READERS, Public, StaffUser, page
+from referral_loop.web.audited import Access, audited
+from referral_loop.web.auth import AGGREGATE_READERS, PATIENT_READERS, Public, StaffUser, page
 from services.projections.api import all_items, run
 from services.projections.charts import Series, bar_chart
 from services.projections.db import Database

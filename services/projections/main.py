@@ -21,7 +21,7 @@ from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import StoreFollower
 from referral_loop.store.lease import lease_for
 from referral_loop.store.ledger import ReferralLedger
-from referral_loop.web_server import server_config
+from referral_loop.web.server import server_config
 from services.projections import quarantine
 from services.projections.app import create_app, views_writable
 from services.projections.db import Database

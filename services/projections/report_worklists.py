@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from referral_loop.audit import AuditEvent, AuditLog
-from referral_loop.operator import ROLE, os_user
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditEvent, AuditLog
+from referral_loop.web.operator import ROLE, os_user
 from services.projections import csv_export as csv
 from services.projections.db import Database
 from services.projections.models import WorkItem

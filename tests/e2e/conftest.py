@@ -15,7 +15,7 @@ import pytest
 from launcher.mailsink import MailSink
 from launcher.natsd import free_port
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.support.processes import ProcessRegistry
 from tests.support.servers import NatsServer
 

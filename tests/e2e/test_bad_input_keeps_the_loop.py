@@ -19,7 +19,7 @@ from contracts.bus import STREAM
 from launcher.mailsink import MailSink
 from launcher.natsd import free_port
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.e2e.conftest import Stack, until, until_ok
 from tests.support import referrals as make
 from tests.support.processes import ProcessRegistry

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.e2e.conftest import Stack
 from tests.support.signin import sign_in_browser_async
 

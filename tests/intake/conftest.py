@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from contracts import Fact
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from services.intake.app import create_app
 
 

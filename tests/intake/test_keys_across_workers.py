@@ -19,7 +19,7 @@ import pytest
 from contracts import bus
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.ops.support import wait_ready
 from tests.support.processes import ProcessRegistry, free_port, wait_until
 from tests.support.referrals import referral_body

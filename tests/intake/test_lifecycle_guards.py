@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from referral_loop.audit import AuditQuery
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned
+from referral_loop.web.audit import AuditQuery
 from tests.intake.conftest import Intake
 from tests.support import referrals as make
 

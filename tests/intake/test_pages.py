@@ -19,7 +19,7 @@ from contracts.referral import Referral
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned, ReferralLedger
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from services.intake.app import create_app
 from services.intake.form import FIELDS, KEY_FIELD
 from tests.support.referrals import VALID_NPI, forgotten, received, seen

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from services.intake.app import create_app
 from tests.support import poison
 from tests.support.referrals import received

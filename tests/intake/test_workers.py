@@ -14,7 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.ops.support import get, wait_ready
 from tests.projections.browser import serving
 from tests.security.fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeProvider

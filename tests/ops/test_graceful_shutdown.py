@@ -15,7 +15,7 @@ import nats
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.ops.support import metric, seed, wait_ready
 from tests.support import referrals as make
 from tests.support.bus import declare_all, publish

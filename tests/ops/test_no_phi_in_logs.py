@@ -14,7 +14,7 @@ import nats
 from contracts import bus
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.ops.support import wait_ready
 from tests.support import referrals as make
 from tests.support.processes import ProcessRegistry, free_port, wait_until

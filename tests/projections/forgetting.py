@@ -17,7 +17,7 @@ from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import read_page
 from referral_loop.store.ledger import Outcome, Positioned
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from services.projections.app import create_app
 from services.projections.db import Database
 from services.projections.models import Dimension, VolumeFilter

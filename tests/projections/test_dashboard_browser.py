@@ -18,7 +18,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from launcher.natsd import free_port
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from services.intake.app import create_app as intake_app
 from services.projections.app import create_app as ops_app
 from tests.projections.browser import (

@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import pytest
 
-from referral_loop.audit import AuditQuery
 from referral_loop.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.quarantine import SetAside
+from referral_loop.web.audit import AuditQuery
 from services.projections.db import Database
 from services.projections.projector import Projector
 from services.projections.report_cli import main as report

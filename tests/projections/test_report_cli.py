@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
 from referral_loop.keys import with_local_key
-from referral_loop.operator import os_user
 from referral_loop.settings import Settings, settings_env
+from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery
+from referral_loop.web.operator import os_user
 from services.projections.report_cli import main
 from tests.projections.browser import HARBOR, LAKESIDE, MONTHLY, MONTHS, WORKLIST_PATIENTS, Ops, opened_ops
 from tests.support.processes import base_env

@@ -14,8 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery
 from tests.projections.browser import Ops, opened_ops
 from tests.support.servers import PostgresParams
 

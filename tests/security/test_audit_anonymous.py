@@ -1,7 +1,7 @@
 """Attack: fill the audit trail from outside. Requests without credentials, or with made-up user
 names, are refused; each used to write a durable entry, as many as anyone cared to send. Now a
 window records a bounded number one by one and counts the rest in one summary entry per kind
-(`referral_loop/audit_anonymous.py`); an authenticated caller's refusals are all recorded."""
+(`referral_loop/web/audit_anonymous.py`); an authenticated caller's refusals are all recorded."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
-from referral_loop.audit_anonymous import Unauthenticated
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery
+from referral_loop.web.audit_anonymous import Unauthenticated
 from tests.projections.browser import Ops, opened_ops
 
 

@@ -1,6 +1,6 @@
 """Attacks on the audit trail by someone with the database's files (or its owner's role), who can
 drop the append-only triggers, delete or edit entries and put the triggers back: the hash chain
-(`referral_loop/audit_chain.py`) shows it, and `audit verify` names the first broken entry. On
+(`referral_loop/web/audit_chain.py`) shows it, and `audit verify` names the first broken entry. On
 SQLite and PostgreSQL alike. (Before the chain, every attack here left no trace.)
 """
 
@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from referral_loop.audit import AuditEvent, AuditLog
-from referral_loop.audit_chain import entry_hash
-from referral_loop.audit_tables import POSTGRES_SCHEMA, SQLITE_SCHEMA
-from referral_loop.audit_verify import (
+from referral_loop.keys import new_key
+from referral_loop.settings import Settings
+from referral_loop.store.config import connect_postgres
+from referral_loop.web.audit import AuditEvent, AuditLog
+from referral_loop.web.audit_chain import entry_hash
+from referral_loop.web.audit_tables import POSTGRES_SCHEMA, SQLITE_SCHEMA
+from referral_loop.web.audit_verify import (
     EXIT_BROKEN,
     EXIT_INTACT,
     EXIT_UNAUTHENTICATED,
@@ -27,9 +30,6 @@ from referral_loop.audit_verify import (
     summary,
     verify,
 )
-from referral_loop.keys import new_key
-from referral_loop.settings import Settings
-from referral_loop.store.config import connect_postgres
 
 FIELDS = "at, service, who, role, action, what, referral_ids, outcome, detail"
 

@@ -17,8 +17,8 @@ from typing import Any, cast
 import psycopg
 import pytest
 
-from referral_loop.audit import AuditEvent, AuditLog, AuditQuery, Outcome
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery, Outcome
 
 DB_ERRORS = (sqlite3.Error, psycopg.Error)
 

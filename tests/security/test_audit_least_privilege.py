@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery
 from tests.support.servers import PostgresParams
 
 APP_ROLE = "referral_app"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from launcher.natsd import free_port
-from referral_loop.audit import AuditLog, AuditQuery
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditLog, AuditQuery
 
 
 def test_a_trail_that_can_take_entries_is_ready_and_the_probe_writes_nothing(

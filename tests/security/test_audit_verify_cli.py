@@ -8,10 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from referral_loop.audit import AuditEvent, AuditLog
-from referral_loop.audit_verify import EXIT_BROKEN, EXIT_INTACT
 from referral_loop.keys import with_local_key
 from referral_loop.settings import Settings, settings_env
+from referral_loop.web.audit import AuditEvent, AuditLog
+from referral_loop.web.audit_verify import EXIT_BROKEN, EXIT_INTACT
 from tests.security.test_audit_chain import tamper
 from tests.support.processes import base_env
 

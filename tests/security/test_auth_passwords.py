@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_loop.passwords import legacy_pbkdf2
-from referral_loop.users import Role, UserDirectory
-from referral_loop.users_file import read_users, update_users_file
+from referral_loop.web.passwords import legacy_pbkdf2
+from referral_loop.web.users import Role, UserDirectory
+from referral_loop.web.users_file import read_users, update_users_file
 from tests.security.web_apps import Apps, both_apps, settings_in
 from tests.support.signin import sign_in
 

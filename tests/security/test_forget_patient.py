@@ -34,7 +34,6 @@ from contracts.events import AppointmentCancelled, ConsultSummary, OptionalReaso
 from contracts.forgetting import FORGOTTEN
 from launcher.natsd import NatsServer
 from referral_loop import forgetting
-from referral_loop.audit import AuditLog, AuditQuery
 from referral_loop.bus import connect
 from referral_loop.nats_auth import ADMIN, INTAKE, STORE_WRITER
 from referral_loop.publisher import FactPublisher
@@ -43,6 +42,7 @@ from referral_loop.store.config import connect_postgres, open_ledger
 from referral_loop.store.follower import Recorded, read_page
 from referral_loop.store.ledger import Positioned, ReferralLedger
 from referral_loop.store.patient_keys import KEYS
+from referral_loop.web.audit import AuditLog, AuditQuery
 from services.store_writer.writer import StoreWriter
 from tests.support import referrals as make
 from tests.support.bus import dead_letters, declare_all

@@ -19,11 +19,11 @@ import pytest
 
 from contracts.forgetting import FORGOTTEN
 from referral_loop import forgetting
-from referral_loop.audit import AuditEvent, AuditLog, AuditQuery
 from referral_loop.keys import new_key, with_local_key
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings, settings_env
 from referral_loop.store.config import open_ledger
+from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery
 from tests.security.test_forget_patient import Stack, opened_stack, settled
 from tests.support import referrals as make
 from tests.support.processes import base_env

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from referral_loop.settings import Settings
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from tests.ops.support import get
 from tests.support.processes import ProcessRegistry, free_port, wait_until
 from tests.support.servers import NatsServer

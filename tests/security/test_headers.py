@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from referral_loop.auth import declared_routes
+from referral_loop.web.auth import declared_routes
 from tests.security.web_apps import Apps, both_apps, settings_in
 
 

@@ -22,7 +22,7 @@ from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned
-from referral_loop.users import ensure_local_users
+from referral_loop.web.users import ensure_local_users
 from services.feedback.rendering import Renderer
 from services.intake.app import create_app
 from tests.feedback.harness import feedback_settings, running_loop

@@ -13,13 +13,13 @@ import pytest
 from fastapi import FastAPI
 
 from launcher.users_cli import run as users_command
-from referral_loop.auth import declared_routes
-from referral_loop.guard import protect
 from referral_loop.ops.endpoints import Ops
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned
-from referral_loop.users import Role
+from referral_loop.web.auth import declared_routes
+from referral_loop.web.guard import protect
+from referral_loop.web.users import Role
 from tests.security.web_apps import Apps, both_apps, settings_in
 from tests.support.referrals import received
 from tests.support.signin import signed_in_client

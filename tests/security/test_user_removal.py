@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from launcher.users_cli import run as users_command
-from referral_loop.users_file import update_users_file
+from referral_loop.web.users_file import update_users_file
 from tests.ops.support import seed
 from tests.security.web_apps import Apps, both_apps, settings_in
 from tests.support.referrals import received

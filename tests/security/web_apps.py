@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from contracts import Fact
 from referral_loop.settings import Settings
-from referral_loop.users import Credentials, ensure_local_users
+from referral_loop.web.users import Credentials, ensure_local_users
 from services.intake.app import create_app as intake_app
 from services.projections import schema
 from services.projections.app import create_app as ops_app

@@ -21,7 +21,7 @@ import psutil
 
 from launcher.natsd import stop_process
 from referral_loop.settings import ENV_PREFIX
-from referral_loop.users import credentials_path
+from referral_loop.web.users import credentials_path
 from tests.support.processes import base_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

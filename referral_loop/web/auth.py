@@ -16,10 +16,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 
-from referral_loop.credentials import Authenticator, TooManyAttempts
-from referral_loop.sessions import CSRF_FIELD, same_token
-from referral_loop.users import Role, User
-from referral_loop.web_security import DOCS_PATHS
+from referral_loop.web.credentials import Authenticator, TooManyAttempts
+from referral_loop.web.middleware import DOCS_PATHS
+from referral_loop.web.sessions import CSRF_FIELD, same_token
+from referral_loop.web.users import Role, User
 
 ALL = frozenset(Role)
 PATIENT_READERS = frozenset({Role.INTAKE, Role.CLINICIAN, Role.ADMIN})
@@ -50,7 +50,7 @@ class StaffUser(User):
 
 def client_of(request: Request) -> str:
     """The client's address: the TCP peer, or what a configured proxy says it is (uvicorn trusts
-    X-Forwarded-For only from REFERRAL_LOOP_FORWARDED_ALLOW_IPS, web_server.py)."""
+    X-Forwarded-For only from REFERRAL_LOOP_FORWARDED_ALLOW_IPS, web/server.py)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -10,18 +10,18 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from referral_loop.auth import Public, SignInRequired, check_every_route_declares
-from referral_loop.credentials import Authenticator
-from referral_loop.oidc import OidcClient
-from referral_loop.oidc_pending import PendingSignins
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.web import endpoint
-from referral_loop.sessions import SessionStore
 from referral_loop.settings import Settings
-from referral_loop.signin_limits import SigninAttempts
-from referral_loop.staff_tables import StaffTables
-from referral_loop.users import UserDirectory
-from referral_loop.web_security import BodySizeLimit, SecurityHeaders, SlidingWindow
+from referral_loop.web.auth import Public, SignInRequired, check_every_route_declares
+from referral_loop.web.credentials import Authenticator
+from referral_loop.web.middleware import BodySizeLimit, SecurityHeaders, SlidingWindow
+from referral_loop.web.oidc import OidcClient
+from referral_loop.web.oidc_pending import PendingSignins
+from referral_loop.web.sessions import SessionStore
+from referral_loop.web.signin_limits import SigninAttempts
+from referral_loop.web.staff_tables import StaffTables
+from referral_loop.web.users import UserDirectory
 
 
 @dataclass
@@ -70,7 +70,7 @@ async def sign_in_first(request: Request, _: Exception) -> Response:
 
 def protect(app: FastAPI, settings: Settings, app_name: str, home: str, ops: Ops) -> None:
     """Install the guard on `app` once its own routes are in (ops endpoints are added here, public)."""
-    from referral_loop.signin import router as signin_router
+    from referral_loop.web.signin import router as signin_router
 
     app.state.guard = new_guard(settings, app_name, home)
     app.add_exception_handler(SignInRequired, sign_in_first)

@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 
-from referral_loop.oidc_pending import Pending, PendingSignins, TooManyUnderWay
-from referral_loop.sessions import same_token
 from referral_loop.settings import Settings
-from referral_loop.users import Role, User
+from referral_loop.web.oidc_pending import Pending, PendingSignins, TooManyUnderWay
+from referral_loop.web.sessions import same_token
+from referral_loop.web.users import Role, User
 
 
 class OidcError(Exception):

@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from referral_loop.staff_tables import StaffTables
+from referral_loop.web.staff_tables import StaffTables
 
 
 class SigninAttempts:

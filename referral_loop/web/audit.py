@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from referral_loop.audit_anonymous import Unauthenticated, unauthenticated
-from referral_loop.audit_batching import GroupCommit, one_transaction
-from referral_loop.audit_chain import chain_key, linked, lock_tail
-from referral_loop.audit_tables import CHAIN_COLUMNS, open_postgres, open_sqlite
 from referral_loop.settings import Settings
+from referral_loop.web.audit_anonymous import Unauthenticated, unauthenticated
+from referral_loop.web.audit_batching import GroupCommit, one_transaction
+from referral_loop.web.audit_chain import chain_key, linked, lock_tail
+from referral_loop.web.audit_tables import CHAIN_COLUMNS, open_postgres, open_sqlite
 
 Outcome = Literal["allowed", "denied", "failed"]
 COLUMNS = "at, service, who, role, action, what, referral_ids, outcome, detail"

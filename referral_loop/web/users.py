@@ -22,8 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from referral_loop.passwords import hash_password, needs_rehash, verify_nobody, verify_password
-from referral_loop.users_file import read_users, update_users_file, write_private
+from referral_loop.web.passwords import hash_password, needs_rehash, verify_nobody, verify_password
+from referral_loop.web.users_file import read_users, update_users_file, write_private
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rlt_"  # noqa: S105 (a marker, not a secret)

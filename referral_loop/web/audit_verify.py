@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from referral_loop.audit import AuditLog
-from referral_loop.audit_chain import GENESIS, ChainKey, entry_hash
 from referral_loop.keys import StoreKeyError, store_key
 from referral_loop.settings import Settings
+from referral_loop.web.audit import AuditLog
+from referral_loop.web.audit_chain import GENESIS, ChainKey, entry_hash
 
 PAGE = 5000
 EXIT_INTACT, EXIT_BROKEN, EXIT_USAGE, EXIT_UNAUTHENTICATED = 0, 1, 2, 3

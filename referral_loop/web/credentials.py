@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from fastapi import HTTPException, status
 
-from referral_loop.signin_limits import SigninAttempts
-from referral_loop.users import User, UserDirectory
+from referral_loop.web.signin_limits import SigninAttempts
+from referral_loop.web.users import User, UserDirectory
 
 CACHE_TTL_S = 300.0
 

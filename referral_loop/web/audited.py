@@ -36,10 +36,10 @@ from uuid import UUID
 
 from fastapi import HTTPException, Request
 
-from referral_loop.audit import AuditEvent, AuditLog, Outcome
-from referral_loop.audit_anonymous import ANONYMOUS
-from referral_loop.auth import SignInRequired
-from referral_loop.users import User
+from referral_loop.web.audit import AuditEvent, AuditLog, Outcome
+from referral_loop.web.audit_anonymous import ANONYMOUS
+from referral_loop.web.auth import SignInRequired
+from referral_loop.web.users import User
 
 NAME_MAX = 100
 DENIALS = frozenset({401, 403, 429})

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from referral_loop.settings import Settings
-from referral_loop.side_tables import SideTables
+from referral_loop.web.side_tables import SideTables
 
 SCHEMA = ["CREATE TABLE IF NOT EXISTS side_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL)"]
 LOCK = 7316099

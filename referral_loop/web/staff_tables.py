@@ -7,7 +7,7 @@ database of the store. Nothing here is PHI: user names, roles, client addresses,
 from __future__ import annotations
 
 from referral_loop.settings import Settings
-from referral_loop.side_tables import SideTables
+from referral_loop.web.side_tables import SideTables
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS staff_sessions (id_hash TEXT PRIMARY KEY, app TEXT NOT NULL, "

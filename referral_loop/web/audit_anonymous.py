@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from referral_loop.audit import AuditEvent
+    from referral_loop.web.audit import AuditEvent
 
 UNAUTHENTICATED_ROLES = frozenset({"none", "unverified"})
 """The roles audited.py gives a refused caller it could not authenticate."""

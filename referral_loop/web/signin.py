@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
-from referral_loop.auth import ALL, Public, StaffUser, client_of, page
-from referral_loop.credentials import TooManyAttempts
-from referral_loop.oidc import OidcError
-from referral_loop.sessions import CSRF_FIELD, OIDC_STAMP, same_token, set_cookie
-from referral_loop.users import User
+from referral_loop.web.auth import ALL, Public, StaffUser, client_of, page
+from referral_loop.web.credentials import TooManyAttempts
+from referral_loop.web.oidc import OidcError
+from referral_loop.web.sessions import CSRF_FIELD, OIDC_STAMP, same_token, set_cookie
+from referral_loop.web.users import User
 
 log = logging.getLogger(__name__)
 templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
-from referral_loop.staff_tables import StaffTables
-from referral_loop.users import Role, User
+from referral_loop.web.staff_tables import StaffTables
+from referral_loop.web.users import Role, User
 
 MAX_AGE_S = 12 * 3600.0
 TOUCH_S = 5.0

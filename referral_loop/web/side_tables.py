@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from referral_loop.audit_batching import one_transaction
 from referral_loop.settings import Settings
 from referral_loop.sqlite_setup import patiently
 from referral_loop.store.config import connect_postgres
+from referral_loop.web.audit_batching import one_transaction
 
 Run = Callable[..., list[tuple[Any, ...]]]
 """run(sql, *params): the rows of one statement (`?` placeholders on either database)."""

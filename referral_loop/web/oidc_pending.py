@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from referral_loop.staff_tables import StaffTables
+from referral_loop.web.staff_tables import StaffTables
 
 PENDING_S = 600.0
 MAX_PENDING = 10_000
