@@ -67,7 +67,7 @@ def _rotate_store_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _forget_patient(settings: Settings, args: argparse.Namespace) -> int:
-    from referral_loop.forgetting import run
+    from referral_loop.privacy.forgetting import run
 
     return run(settings, args)
 

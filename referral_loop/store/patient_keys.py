@@ -119,7 +119,7 @@ class PatientKeys:
 
         On SQLite the bytes the key occupied are overwritten with zeros in the same transaction
         (`secure_delete`, whatever the build's default); the WAL and PostgreSQL's old row
-        versions are `referral_loop/key_residue.py`'s."""
+        versions are `referral_loop/privacy/key_residue.py`'s."""
         with self.datastore.transaction(commit=True) as cursor:
             key_id = self._key_of(cursor, referral_id)
             if key_id is None:

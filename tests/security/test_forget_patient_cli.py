@@ -18,8 +18,8 @@ from uuid import UUID
 import pytest
 
 from contracts.forgetting import FORGOTTEN
-from referral_loop import forgetting
 from referral_loop.keys import new_key, with_local_key
+from referral_loop.privacy import forgetting
 from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings, settings_env
 from referral_loop.store.config import open_ledger

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool
 
-from referral_loop.key_residue import clear_key_residue
+from referral_loop.privacy.key_residue import clear_key_residue
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from contracts import bus
-from referral_loop.forgetting_bus import BusErasure
-from referral_loop.key_residue import Residue
+from referral_loop.privacy.forgetting_bus import BusErasure
+from referral_loop.privacy.key_residue import Residue
 from referral_loop.web.audit import AuditEvent, Outcome
 from referral_loop.web.operator import ROLE
 

@@ -35,11 +35,11 @@ from pydantic import ValidationError
 from contracts.envelope import Actor, ActorKind
 from contracts.events import PatientForgotten
 from referral_loop.bus import connect
-from referral_loop.forgetting_bus import BusErasure, forgotten_fact, on_the_bus
-from referral_loop.forgetting_report import Report
-from referral_loop.key_residue import clear_key_residue
 from referral_loop.keys import StoreKeyError
 from referral_loop.nats_auth import ADMIN
+from referral_loop.privacy.forgetting_bus import BusErasure, forgotten_fact, on_the_bus
+from referral_loop.privacy.forgetting_report import Report
+from referral_loop.privacy.key_residue import clear_key_residue
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import ReferralLedger
