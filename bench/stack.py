@@ -23,7 +23,7 @@ from typing import Any
 from launcher.devstack import STOP_TIMEOUT_S, Child
 from launcher.natsd import NatsServer, free_port
 from referral_loop.keys import with_local_key
-from referral_loop.nats_auth import ensure_credentials
+from referral_loop.messaging.nats_auth import ensure_credentials
 from referral_loop.settings import Settings
 from referral_loop.web.users import ensure_local_users
 from tests.support.servers import EmbeddedPostgres, fresh_postgres_database

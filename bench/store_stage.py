@@ -27,7 +27,7 @@ from contracts import Fact
 from contracts.events import ReferralReceived
 from launcher.devstack import Child
 from launcher.natsd import NatsServer, free_port
-from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.messaging.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support.bus import declare_all
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from launcher.devstack_banner import logs_dir
 from launcher.jetstream_key import KEY_SETTINGS, encryption
 from launcher.natsd import NatsServer, TlsFiles, spawn, stop_process
-from referral_loop.nats_auth import ensure_credentials
+from referral_loop.messaging.nats_auth import ensure_credentials
 from referral_loop.settings import Settings, settings_env
 
 STOP_TIMEOUT_S = 15.0

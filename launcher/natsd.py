@@ -4,7 +4,7 @@ The server gets a generated config file: JetStream with `sync_interval: always` 
 publish is on disk before the PubAck), an HTTP monitoring port and a fixed client port, so that
 `restart()` comes back on the same address with the same store. `ClusterConfig` is the hook for
 a three-node cluster: each node gets a cluster listen port and the routes to its peers.
-Authentication is opt-in: `users` (role -> public nkey, `referral_loop.nats_auth`) admits those
+Authentication is opt-in: `users` (role -> public nkey, `referral_loop.messaging.nats_auth`) admits those
 users only, each with its role's permissions; `tls` makes clients speak TLS to this certificate;
 `encryption` encrypts JetStream's files at rest (its key in the server's environment only). The
 monitoring port listens on loopback only. The config's pieces: `launcher.natsd_config`.
@@ -28,7 +28,7 @@ from typing import Self
 
 from launcher.natsd_config import ClusterConfig, JetStreamEncryption, TlsFiles, free_port, quoted
 from launcher.spawning import spawn, stop_process, tcp_open
-from referral_loop.nats_auth import authorization_block
+from referral_loop.messaging.nats_auth import authorization_block
 
 __all__ = [
     "ClusterConfig",

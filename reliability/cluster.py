@@ -23,8 +23,8 @@ from contracts import bus
 from launcher.devstack import Child
 from launcher.jetstream_key import encryption, with_local_jetstream_key
 from launcher.natsd import ClusterConfig, JetStreamEncryption, NatsServer, free_port
-from referral_loop.bus import connect
-from referral_loop.nats_auth import ADMIN, ensure_credentials, seed_path
+from referral_loop.messaging.bus import connect
+from referral_loop.messaging.nats_auth import ADMIN, ensure_credentials, seed_path
 from referral_loop.settings import Settings
 from referral_loop.web.users import ensure_local_users
 

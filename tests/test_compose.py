@@ -30,7 +30,7 @@ from nats.js.api import StreamInfo
 
 from launcher.cli import COMMANDS
 from launcher.natsd import free_port, nats_server_binary, spawn, stop_process
-from referral_loop.nats_auth import ADMIN, ensure_credentials, env_variable, seed_path
+from referral_loop.messaging.nats_auth import ADMIN, ensure_credentials, env_variable, seed_path
 from referral_loop.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,9 +34,9 @@ from pydantic import ValidationError
 
 from contracts.envelope import Actor, ActorKind
 from contracts.events import PatientForgotten
-from referral_loop.bus import connect
 from referral_loop.keys import StoreKeyError
-from referral_loop.nats_auth import ADMIN
+from referral_loop.messaging.bus import connect
+from referral_loop.messaging.nats_auth import ADMIN
 from referral_loop.privacy.forgetting_bus import BusErasure, forgotten_fact, on_the_bus
 from referral_loop.privacy.forgetting_report import Report
 from referral_loop.privacy.key_residue import clear_key_residue

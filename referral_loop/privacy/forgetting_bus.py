@@ -21,8 +21,8 @@ from nats.js.errors import NotFoundError
 from contracts import bus
 from contracts.envelope import Actor
 from contracts.events import Forgetting, PatientForgotten
+from referral_loop.messaging.publisher import BusUnavailable, FactPublisher
 from referral_loop.privacy.stream_erasure import EraseRefused, Progress, erase, scan
-from referral_loop.publisher import BusUnavailable, FactPublisher
 
 PUBLISH_TIMEOUT_S = 10.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from nats.aio.client import Client
 
 from referral_loop.deadlines import deadline_policy
+from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.ops.metrics import Metrics
-from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.at_rest import check_key_fits
 from referral_loop.store.config import open_ledger, opening, store_env

@@ -11,8 +11,8 @@ from collections import Counter
 from nats.aio.client import Client
 
 from contracts import bus
-from referral_loop.bus import connect, declare_referral_streams
 from referral_loop.leading import lead
+from referral_loop.messaging.bus import connect, declare_referral_streams
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.heap import freeze_startup_objects

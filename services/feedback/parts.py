@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from referral_loop.publisher import FactPublisher
+from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.store.ledger import ReferralLedger
 from services.feedback.clock import Clock
 from services.feedback.ledger import FeedbackLedger

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from contracts import fact_from_dict
-from referral_loop.publisher import BusUnavailable
+from referral_loop.messaging.publisher import BusUnavailable
 from referral_loop.store.follower import Recorded, StoreFollower
 from referral_loop.store.quarantine import SetAside
 from services.feedback import commands, notice

@@ -13,11 +13,11 @@ from nats.aio.client import Client
 
 from contracts import bus, icd10_cm
 from contracts.phones import set_default_region
-from referral_loop.bus import connect
+from referral_loop.messaging.bus import connect
+from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.shutdown import close_nats
-from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.web.audit import AuditLog

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from contracts import Fact
 from contracts.events import ReferralReceived
 from contracts.referral import Referral
-from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.messaging.publisher import BusUnavailable, FactPublisher
 from referral_loop.web.users import User
 from services.intake.commands import build_fact
 from services.intake.key_claims import KeyClaims

@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from contracts import bus
-from referral_loop.bus import connect, declare_referral_streams, ensure_consumer
+from referral_loop.messaging.bus import connect, declare_referral_streams, ensure_consumer
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops
 from referral_loop.ops.heap import freeze_startup_objects

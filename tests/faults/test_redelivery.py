@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts import Fact, bus
-from referral_loop.bus import declare_referral_streams, ensure_consumer
+from referral_loop.messaging.bus import declare_referral_streams, ensure_consumer
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Outcome, Result

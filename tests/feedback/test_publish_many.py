@@ -13,8 +13,8 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from contracts import Fact, bus
-from referral_loop.bus import declare_referral_streams
-from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.messaging.bus import declare_referral_streams
+from referral_loop.messaging.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support import referrals as make
 from tests.support.servers import NatsServer

@@ -103,7 +103,7 @@ def test_users_and_tls_are_opt_in(tmp_path) -> None:
 
 
 async def test_a_restarted_server_keeps_its_users(tmp_path) -> None:
-    from referral_loop.bus import connect
+    from referral_loop.messaging.bus import connect
     from referral_loop.settings import Settings
     from tests.support.servers import start_secured_nats
 

@@ -10,7 +10,7 @@ import nats
 from contracts import bus
 from launcher.mailsink import MailSink
 from launcher.natsd import free_port
-from referral_loop.bus import declare_referral_streams
+from referral_loop.messaging.bus import declare_referral_streams
 from referral_loop.ops import checks, stores, threads
 from referral_loop.ops.checks import outcome
 from referral_loop.ops.smtp import SmtpReachability

@@ -33,10 +33,10 @@ from contracts import Fact, bus
 from contracts.events import AppointmentCancelled, ConsultSummary, OptionalReason, PatientSeen
 from contracts.forgetting import FORGOTTEN
 from launcher.natsd import NatsServer
-from referral_loop.bus import connect
-from referral_loop.nats_auth import ADMIN, INTAKE, STORE_WRITER
+from referral_loop.messaging.bus import connect
+from referral_loop.messaging.nats_auth import ADMIN, INTAKE, STORE_WRITER
+from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.privacy import forgetting
-from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings, settings_env
 from referral_loop.store.config import connect_postgres, open_ledger
 from referral_loop.store.follower import Recorded, read_page

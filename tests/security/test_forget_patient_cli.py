@@ -19,8 +19,8 @@ import pytest
 
 from contracts.forgetting import FORGOTTEN
 from referral_loop.keys import new_key, with_local_key
+from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.privacy import forgetting
-from referral_loop.publisher import FactPublisher
 from referral_loop.settings import Settings, settings_env
 from referral_loop.store.config import open_ledger
 from referral_loop.web.audit import AuditEvent, AuditLog, AuditQuery

@@ -14,7 +14,7 @@ from pathlib import Path
 import nats
 
 from contracts import bus
-from referral_loop.nats_auth import ADMIN, seed_path
+from referral_loop.messaging.nats_auth import ADMIN, seed_path
 from tests.support import referrals as make
 from tests.support.launcher import Launcher, running_launcher, wait_for
 
@@ -99,7 +99,7 @@ async def publish_replicated(urls: list[str], admin_seed: Path) -> bytes:
 def test_make_clusters_nodes_keep_no_patient_in_clear(tmp_path: Path) -> None:
     """`make cluster`'s three nodes (reliability/cluster.py), a message at 3 replicas: in no file of
     any node, raft logs included."""
-    from referral_loop.nats_auth import ensure_credentials
+    from referral_loop.messaging.nats_auth import ensure_credentials
     from reliability.cluster import cluster_encryption, cluster_nodes, start_nodes
 
     users = ensure_credentials(tmp_path / "secrets" / "nats")

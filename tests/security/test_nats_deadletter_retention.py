@@ -14,7 +14,7 @@ from nats.js.api import StreamConfig
 
 from contracts import bus
 from launcher.natsd import NatsServer
-from referral_loop.bus import declare_referral_streams
+from referral_loop.messaging.bus import declare_referral_streams
 from referral_loop.settings import Settings
 
 BEFORE = dataclasses.replace(bus.deadletter_stream(), max_age=None)

@@ -1,5 +1,5 @@
 """The containers' NATS is locked down like `make run`'s: deploy/nats/auth.conf is the permissions
-referral_loop.nats_auth renders, every node includes it, each app container gets only its own
+referral_loop.messaging.nats_auth renders, every node includes it, each app container gets only its own
 nkey seed, and the shipped nats.conf, run for real, refuses strangers and out-of-role publishes."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import yaml
 
 from contracts import bus
 from launcher.natsd import free_port, nats_server_binary, spawn, stop_process
-from referral_loop.bus import connect
-from referral_loop.nats_auth import (
+from referral_loop.messaging.bus import connect
+from referral_loop.messaging.nats_auth import (
     ADMIN,
     INTAKE,
     SERVICES,
@@ -26,7 +26,7 @@ from referral_loop.nats_auth import (
     ensure_credentials,
     env_variable,
 )
-from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.messaging.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support import referrals as make
 from tests.support.bus import Refusals, declare_all, violation
@@ -59,7 +59,7 @@ def compose() -> dict[str, Any]:
 
 def test_auth_conf_is_the_permissions_the_code_declares() -> None:
     assert AUTH_CONF.read_text() == deploy_auth_conf(), (
-        "deploy/nats/auth.conf is stale: python -c 'from referral_loop.nats_auth import deploy_auth_conf; "
+        "deploy/nats/auth.conf is stale: python -c 'from referral_loop.messaging.nats_auth import deploy_auth_conf; "
         'print(deploy_auth_conf(), end="")\' > deploy/nats/auth.conf'
     )
     for conf in NATS_CONFIG_DIR.glob("*.conf"):

@@ -15,10 +15,10 @@ from nats.aio.client import Client
 from contracts import bus
 from contracts.events import Delivery, ReportSent
 from launcher.natsd import NatsServer
-from referral_loop import nats_auth
-from referral_loop.bus import connect, declare_referral_streams, ensure_consumer
-from referral_loop.nats_auth import ADMIN, FEEDBACK, INTAKE, SERVICES, STORE_WRITER
-from referral_loop.publisher import BusUnavailable, FactPublisher
+from referral_loop.messaging import nats_auth
+from referral_loop.messaging.bus import connect, declare_referral_streams, ensure_consumer
+from referral_loop.messaging.nats_auth import ADMIN, FEEDBACK, INTAKE, SERVICES, STORE_WRITER
+from referral_loop.messaging.publisher import BusUnavailable, FactPublisher
 from referral_loop.settings import Settings
 from tests.support import referrals as make
 from tests.support.bus import Refusals, declare_all, publish, violation
@@ -36,7 +36,7 @@ def secured(tmp_path: Path) -> Iterator[Settings]:
 
 
 async def connect_as(settings: Settings, role: str, refusals: Refusals | None = None) -> Client:
-    """Connected exactly as the service `role` connects (referral_loop.bus.connect, its own seed)."""
+    """Connected exactly as the service `role` connects (referral_loop.messaging.bus.connect, its own seed)."""
     options = {"allow_reconnect": False, "max_reconnect_attempts": 0}
     return await connect(settings, role, error_cb=(refusals or Refusals()).record, **options)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bench.stack import running_stack
 from launcher.devstack import embedded_nats
-from referral_loop.bus import seed_file
-from referral_loop.nats_auth import ROLES, SERVICES, seed_path
+from referral_loop.messaging.bus import seed_file
+from referral_loop.messaging.nats_auth import ROLES, SERVICES, seed_path
 from referral_loop.settings import Settings
 from reliability.client import IntakeClient
 from tests.support import referrals as make

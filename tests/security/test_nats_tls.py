@@ -15,9 +15,9 @@ import trustme
 from contracts import bus
 from launcher.devstack import nats_tls
 from launcher.natsd import TlsFiles
-from referral_loop.bus import connect
-from referral_loop.nats_auth import ADMIN, INTAKE
-from referral_loop.publisher import FactPublisher
+from referral_loop.messaging.bus import connect
+from referral_loop.messaging.nats_auth import ADMIN, INTAKE
+from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.settings import Settings
 from tests.support import referrals as make
 from tests.support.bus import declare_all

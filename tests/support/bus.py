@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamInfo
 
 from contracts import Fact, bus
-from referral_loop.bus import declare_referral_streams, ensure_consumer
+from referral_loop.messaging.bus import declare_referral_streams, ensure_consumer
 from referral_loop.settings import Settings
 
 

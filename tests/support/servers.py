@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from launcher.natsd import NatsServer, free_port
-from referral_loop.nats_auth import ensure_credentials
+from referral_loop.messaging.nats_auth import ensure_credentials
 from referral_loop.settings import Settings
 
 __all__ = [

@@ -23,7 +23,7 @@ from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 
 from contracts import bus
-from referral_loop import nats_auth
+from referral_loop.messaging import nats_auth
 from referral_loop.settings import Settings
 
 log = logging.getLogger(__name__)

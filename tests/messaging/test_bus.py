@@ -8,7 +8,7 @@ import nats
 import pytest
 from nats.js.errors import APIError
 
-from referral_loop.bus import declare_referral_streams
+from referral_loop.messaging.bus import declare_referral_streams
 from referral_loop.settings import Settings
 from tests.support.servers import NatsServer
 
