@@ -19,7 +19,7 @@ from pathlib import Path
 from uuid import UUID
 
 from contracts import Fact
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.follower import Recorded
 from services.projections.db import Database

@@ -18,12 +18,13 @@ from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.utils import EnvType
 
 from contracts import Fact
+from referral_loop.domain.lifecycle import LifecycleError
 from referral_loop.store.loading import load_many
 from referral_loop.store.opening import open_facts
 from referral_loop.store.patient_keys import PatientKeys, Writing
 from referral_loop.store.patient_phi import DataKey, has_phi, seal
 from referral_loop.store.recorders import trackings
-from referral_loop.store.referral import LifecycleError, Referral, as_stored
+from referral_loop.store.referral import Referral, as_stored
 
 UPSTREAM = "nats:REFERRALS"
 """The tracking name of the JetStream stream the facts come from."""

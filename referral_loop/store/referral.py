@@ -3,68 +3,21 @@
 Each stored event carries the fact's contract envelope as JSON (`fact`), so any reader can
 decode the store with `contracts` alone. The aggregate keeps only what its rules need: the
 lifecycle status and the ids of the facts already recorded (so a repeat changes nothing).
+The lifecycle's rules (statuses, which fact may follow which) are
+`referral_loop/domain/lifecycle.py`'s; this class and its events stay in this module because the
+store keeps each event's topic (`referral_loop.store.referral:Referral.<Fact>`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from contracts import Fact
+from referral_loop.domain.lifecycle import ALLOWED_FROM, STATUS_AFTER, LifecycleError, Status
 from referral_loop.store.patient_phi import sealed_key
-
-
-class Status(StrEnum):
-    RECEIVED = "received"
-    ACCEPTED = "accepted"
-    SCHEDULED = "scheduled"
-    NO_SHOW = "no_show"
-    SEEN = "seen"
-    CLOSED = "closed"
-    """The consult report went to the referring provider: the loop is closed."""
-    DECLINED = "declined"
-    CANCELLED = "cancelled"
-
-
-OPEN = frozenset({Status.RECEIVED, Status.ACCEPTED, Status.SCHEDULED, Status.NO_SHOW})
-
-ALLOWED_FROM: dict[str, frozenset[Status]] = {
-    "ReferralAccepted": frozenset({Status.RECEIVED}),
-    "ReferralDeclined": frozenset({Status.RECEIVED, Status.ACCEPTED}),
-    "ReferralCancelled": OPEN,
-    "AppointmentScheduled": OPEN,
-    "AppointmentCancelled": frozenset({Status.SCHEDULED}),
-    "PatientNoShow": frozenset({Status.SCHEDULED}),
-    "PatientSeen": OPEN,
-    "ReturnVisitScheduled": OPEN | {Status.SEEN, Status.CLOSED},
-    "ReportSent": frozenset({Status.SEEN}),
-    "ThankYouSent": frozenset({Status.SEEN, Status.CLOSED}),
-    "AcknowledgementSent": frozenset(Status),
-    "ReportDueSoon": frozenset({Status.SEEN, Status.CLOSED}),
-    "ReportOverdue": frozenset({Status.SEEN, Status.CLOSED}),
-    "ReportLate": frozenset({Status.SEEN, Status.CLOSED}),
-    "FeedbackFailed": frozenset(Status),
-    "PatientForgotten": frozenset(Status),
-}
-
-STATUS_AFTER: dict[str, Status] = {
-    "ReferralAccepted": Status.ACCEPTED,
-    "ReferralDeclined": Status.DECLINED,
-    "ReferralCancelled": Status.CANCELLED,
-    "AppointmentScheduled": Status.SCHEDULED,
-    "AppointmentCancelled": Status.ACCEPTED,
-    "PatientNoShow": Status.NO_SHOW,
-    "PatientSeen": Status.SEEN,
-    "ReportSent": Status.CLOSED,
-}
-
-
-class LifecycleError(Exception):
-    """A fact the referral's lifecycle does not allow now: it can never be recorded."""
 
 
 class Referral(Aggregate):
@@ -130,14 +83,6 @@ class Referral(Aggregate):
         if self.status not in allowed:
             raise LifecycleError(f"{fact.type} is not allowed on a referral that is {self.status.value}")
         self.trigger_event(getattr(Referral, fact.type), fact=stored or as_stored(fact))
-
-
-def status_after(fact_types: Iterable[str]) -> Status:
-    """The status a referral has after these facts, in order (the aggregate applies the same map)."""
-    status = Status.RECEIVED
-    for fact_type in fact_types:
-        status = STATUS_AFTER.get(fact_type, status)
-    return status
 
 
 def as_stored(fact: Fact) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nats.aio.client import Client
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.messaging.publisher import FactPublisher
 from referral_loop.ops.metrics import Metrics
 from referral_loop.settings import Settings

@@ -20,7 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 from eventsourcing.utils import get_topic
 
-from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.domain.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
 from referral_loop.store.loading import load_many
 from referral_loop.store.patient_keys import PatientKeys

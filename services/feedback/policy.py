@@ -14,7 +14,7 @@ from uuid import UUID
 
 from contracts import Fact
 from contracts.events import PatientForgotten, PatientSeen, ReferralReceived, ReturnVisitScheduled
-from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.domain.deadlines import DeadlinePolicy
 from referral_loop.store.patient_phi import DataKey
 from services.feedback.case import FeedbackCase, OfficeTally, office_key
 from services.feedback.sealing import REFERRAL, SUMMARY, sealed

@@ -10,7 +10,7 @@ from pydantic import BaseModel, create_model
 
 from contracts import Actor, ActorKind, Fact
 from contracts.fields import EventTime
-from referral_loop.store.referral import ALLOWED_FROM, Status
+from referral_loop.domain.lifecycle import ALLOWED_FROM, Status
 from referral_loop.web.users import User
 from services.intake.idempotency import event_id_for
 

@@ -23,7 +23,7 @@ from uuid import UUID
 from fastapi import HTTPException, status
 
 from contracts import Fact
-from referral_loop.store.referral import Status
+from referral_loop.domain.lifecycle import Status
 from services.intake.commands import check_allowed
 from services.intake.idempotency import body_digest
 from services.intake.key_claims import KeyClaims

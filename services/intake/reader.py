@@ -15,9 +15,10 @@ from uuid import UUID
 
 from contracts import Fact
 from contracts.events import ReferralReceived
+from referral_loop.domain.lifecycle import Status, status_after
 from referral_loop.store.ledger import ReferralLedger
 from referral_loop.store.opening import open_readable
-from referral_loop.store.referral import Referral, Status, status_after
+from referral_loop.store.referral import Referral
 
 RECEIVED_TOPIC = f"{Referral.__module__}:Referral.ReferralReceived"
 

@@ -17,9 +17,9 @@ from contracts.events import (
     ReturnVisitScheduled,
 )
 from contracts.forgetting import FORGOTTEN
-from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.domain.deadlines import DeadlinePolicy
+from referral_loop.domain.lifecycle import STATUS_AFTER
 from referral_loop.store.follower import Recorded
-from referral_loop.store.referral import STATUS_AFTER
 from services.projections.db import Cursor
 from services.projections.received_row import dimensions, referral_row
 from services.projections.rows import Rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.leading import lead
 from referral_loop.ops import checks, gauges, stores, threads
 from referral_loop.ops.endpoints import Ops

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.domain.deadlines import DeadlinePolicy
 from referral_loop.store.follower import Recorded
 from referral_loop.store.quarantine import SetAside
 from services.projections import quarantine

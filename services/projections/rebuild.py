@@ -22,7 +22,7 @@ import sys
 import time
 from typing import TextIO
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import read_entries, settle

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from referral_loop.deadlines import DeadlinePolicy, add_business_days, deadline_policy
+from referral_loop.domain.deadlines import DeadlinePolicy, add_business_days, deadline_policy
 from referral_loop.settings import Settings
 
 LOS_ANGELES, AUCKLAND = ZoneInfo("America/Los_Angeles"), ZoneInfo("Pacific/Auckland")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import Fact
 from contracts.events import Delivery, ReportSent, ReturnVisit, ReturnVisitScheduled
-from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.domain.deadlines import DeadlinePolicy
 from services.feedback import commands
 from services.feedback.case import FeedbackCase, OfficeTally
 from services.feedback.outbox import Outbox

@@ -7,10 +7,10 @@ from uuid import uuid4
 
 import pytest
 
+from referral_loop.domain.lifecycle import Status
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Positioned, ReferralLedger
-from referral_loop.store.referral import Status
 from services.intake.reader import ReferralReader
 from tests.support import referrals as make
 

@@ -24,7 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from contracts import Fact
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import Recorded

@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import SecretStr
 
 from contracts import Fact
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.keys import new_key
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger

@@ -17,7 +17,7 @@ import pytest
 
 from contracts.events import ConsultSummary, PatientSeen
 from contracts.forgetting import FORGOTTEN
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.follower import Recorded
 from services.projections.db import Database

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from services.projections.db import Database
 from services.projections.models import VolumeFilter

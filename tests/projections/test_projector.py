@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from contracts import Fact
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.follower import Recorded
 from services.projections.db import Database

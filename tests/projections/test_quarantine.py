@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import Recorded, StoreFollower, settle

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from services.projections.db import Database
 from services.projections.models import Dimension, Kpis, Trend, VolumeFilter, VolumeReport

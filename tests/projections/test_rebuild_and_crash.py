@@ -13,7 +13,7 @@ import pytest
 from contracts import Fact
 from contracts.events import AcknowledgementSent, Delivery, ThankYouSent
 from launcher.natsd import free_port
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import Recorded, read_page

@@ -13,7 +13,7 @@ import pytest
 
 from contracts import Fact
 from contracts.events import Deadline, Delivery, ReportLate, ReportSent, ReturnVisit, ReturnVisitScheduled
-from referral_loop.deadlines import DeadlinePolicy
+from referral_loop.domain.deadlines import DeadlinePolicy
 from referral_loop.settings import Settings
 from referral_loop.store.follower import Recorded
 from services.projections import schema

@@ -17,7 +17,7 @@ from uuid import uuid4
 from pydantic import SecretStr
 
 from contracts.events import ConsultSummary, PatientSeen
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.keys import new_key
 from referral_loop.settings import Settings
 from referral_loop.store.config import connect_postgres, open_ledger

@@ -12,7 +12,7 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from referral_loop.deadlines import deadline_policy
+from referral_loop.domain.deadlines import deadline_policy
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.follower import read_page

@@ -7,10 +7,10 @@ from uuid import uuid4
 
 import pytest
 
+from referral_loop.domain.lifecycle import Status
 from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import Outcome, Positioned, ReferralLedger
-from referral_loop.store.referral import Status
 from tests.support import referrals as make
 
 

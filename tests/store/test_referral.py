@@ -9,7 +9,8 @@ import pytest
 
 from contracts import Fact
 from contracts.events import Deadline, Delivery, ReportLate, ReportSent
-from referral_loop.store.referral import LifecycleError, Referral, Status, as_stored, status_after
+from referral_loop.domain.lifecycle import LifecycleError, Status, status_after
+from referral_loop.store.referral import Referral, as_stored
 from tests.support import referrals as make
 
 
