@@ -1,10 +1,12 @@
 """The AsyncAPI document of the referral bus, generated from code with FastStream.
 
 A FastStream NatsBroker is declared here only as a description of who publishes and who
-subscribes on which subject, with which fact class as the message schema: intake publishes
-each fact on `referrals.<Type>`, the store writer reads `referrals.>` through its durable
-consumer, and a fact it can never record goes to `deadletter.referrals.<Type>`. The broker is
-never connected; `asyncapi_document()` renders it with FastStream's AsyncAPI generator.
+subscribes on which subject, with which fact class as the message schema: each fact goes on
+`referrals.<Type>`, published by whom `contracts.events.PUBLISHED_BY` says (intake, feedback or
+the operator's forget-patient command; the NATS permissions derive from the same list), the
+store writer reads `referrals.>` through its durable consumer, and a fact it can never record
+goes to `deadletter.referrals.<Type>`. The broker is never connected; `asyncapi_document()`
+renders it with FastStream's AsyncAPI generator.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import Field
 
 from contracts import bus
 from contracts.envelope import Fact
-from contracts.events import FACT_TYPES, AnyFact
+from contracts.events import FACT_TYPES, PUBLISHED_BY, AnyFact, Publisher, type_name
 
 TITLE = "Referral Loop"
 PACKAGE = "referral-loop"
@@ -43,19 +45,28 @@ def _fact_description(fact_type: type[Fact], role: str) -> str:
     return f"{role} {(fact_type.__doc__ or '').strip()}".strip()
 
 
-def _declare_intake(broker: NatsBroker) -> None:
-    """Intake publishes each fact on referrals.<Type>, into the REFERRALS stream."""
-    for name, fact_type in FACT_TYPES.items():
+PUBLISHER_NAMES: dict[Publisher, str] = {
+    Publisher.INTAKE: "Intake",
+    Publisher.FEEDBACK: "Feedback",
+    Publisher.FORGET_PATIENT: "The operator's forget-patient command",
+}
+"""How the document names each publisher of `contracts.events.PUBLISHED_BY`."""
+
+
+def _declare_publishers(broker: NatsBroker) -> None:
+    """Each fact on referrals.<Type>, into the REFERRALS stream, by the publisher the list names."""
+    for fact_class, publisher in PUBLISHED_BY.items():
+        name = type_name(fact_class)
         broker.publisher(
             bus.subject_for(name),
             stream=_stream(bus.STREAM),
             title=bus.subject_for(name),
             description=_fact_description(
-                fact_type,
-                f"Intake publishes a {name} fact (schema_version "
-                f"{fact_type.model_fields['schema_version'].default}) into stream {bus.STREAM}.",
+                fact_class,
+                f"{PUBLISHER_NAMES[publisher]} publishes a {name} fact (schema_version "
+                f"{fact_class.model_fields['schema_version'].default}) into stream {bus.STREAM}.",
             ),
-            schema=fact_type,
+            schema=fact_class,
         )
 
 
@@ -103,7 +114,7 @@ def _declare_deadletter(broker: NatsBroker) -> None:
 def build_broker() -> NatsBroker:
     """A NatsBroker carrying every publisher and subscriber of the referral bus; never connected."""
     broker = NatsBroker(SERVER_URL, description="NATS JetStream")
-    _declare_intake(broker)
+    _declare_publishers(broker)
     _declare_store_writer(broker)
     _declare_deadletter(broker)
     return broker

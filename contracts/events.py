@@ -7,7 +7,7 @@ JSON Schema of each version and a test fails when a schema changes without a bum
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal, TypeAlias, Union
 from uuid import UUID
 
 from pydantic import Field, TypeAdapter
@@ -195,49 +195,61 @@ class PatientForgotten(Fact):
     data: Forgetting
 
 
-FACT_TYPES: dict[str, type[Fact]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (
-        ReferralReceived,
-        ReferralAccepted,
-        ReferralDeclined,
-        ReferralCancelled,
-        AppointmentScheduled,
-        AppointmentCancelled,
-        PatientNoShow,
-        PatientSeen,
-        ReturnVisitScheduled,
-        ReportSent,
-        ThankYouSent,
-        AcknowledgementSent,
-        ReportDueSoon,
-        ReportOverdue,
-        ReportLate,
-        FeedbackFailed,
-        PatientForgotten,
-    )
-}
+class Publisher(StrEnum):
+    """Who puts a fact on the bus."""
 
-AnyFact = Annotated[
-    ReferralReceived
-    | ReferralAccepted
-    | ReferralDeclined
-    | ReferralCancelled
-    | AppointmentScheduled
-    | AppointmentCancelled
-    | PatientNoShow
-    | PatientSeen
-    | ReturnVisitScheduled
-    | ReportSent
-    | ThankYouSent
-    | AcknowledgementSent
-    | ReportDueSoon
-    | ReportOverdue
-    | ReportLate
-    | FeedbackFailed
-    | PatientForgotten,
-    Field(discriminator="type"),
-]
+    INTAKE = "intake"
+    """Staff, through intake's form and API."""
+    FEEDBACK = "feedback"
+    """Feedback: the letters it sent (or could not) and the deadlines it watches."""
+    FORGET_PATIENT = "forget-patient"
+    """The operator's `referral-loop forget-patient` command, erasing a patient on request."""
+
+
+PUBLISHED_BY: Final[dict[type[Fact], Publisher]] = {
+    ReferralReceived: Publisher.INTAKE,
+    ReferralAccepted: Publisher.INTAKE,
+    ReferralDeclined: Publisher.INTAKE,
+    ReferralCancelled: Publisher.INTAKE,
+    AppointmentScheduled: Publisher.INTAKE,
+    AppointmentCancelled: Publisher.INTAKE,
+    PatientNoShow: Publisher.INTAKE,
+    PatientSeen: Publisher.INTAKE,
+    ReturnVisitScheduled: Publisher.INTAKE,
+    ReportSent: Publisher.FEEDBACK,
+    ThankYouSent: Publisher.FEEDBACK,
+    AcknowledgementSent: Publisher.FEEDBACK,
+    ReportDueSoon: Publisher.FEEDBACK,
+    ReportOverdue: Publisher.FEEDBACK,
+    ReportLate: Publisher.FEEDBACK,
+    FeedbackFailed: Publisher.FEEDBACK,
+    PatientForgotten: Publisher.FORGET_PATIENT,
+}
+"""The one list of fact types, each with who publishes it. Everything else derives from it: the
+union below, the store's event classes (a test holds them to it), the NATS permissions
+(`referral_loop.messaging.nats_auth`) and the AsyncAPI document (`contracts.asyncapi`)."""
+
+FACTS: Final[tuple[type[Fact], ...]] = tuple(PUBLISHED_BY)
+"""Every fact class, in the order of the list."""
+
+
+def type_name(fact_class: type[Fact]) -> str:
+    """The fact class's `type`, e.g. "ReferralReceived" (the default of its Literal field)."""
+    name = fact_class.model_fields["type"].default
+    if not isinstance(name, str):
+        raise TypeError(f"{fact_class.__name__}.type has no string default")
+    return name
+
+
+FACT_TYPES: Final[dict[str, type[Fact]]] = {type_name(c): c for c in FACTS}
+"""Every fact class by its `type`."""
+
+
+if TYPE_CHECKING:  # a union built at run time is no type a checker can read: to it, any Fact
+    AnyFact: TypeAlias = Fact
+else:  # Union[...] because `|` cannot join a tuple of classes
+    AnyFact = Annotated[Union[FACTS], Field(discriminator="type")]  # noqa: UP007
+"""Any fact, told apart by `type`: the discriminated union of the list's classes."""
 
 _FACT = TypeAdapter(AnyFact)
 

@@ -22,36 +22,27 @@ import nkeys
 from nacl.signing import SigningKey
 
 from contracts import Fact, bus
-from contracts.events import (
-    AcknowledgementSent,
-    AppointmentCancelled,
-    AppointmentScheduled,
-    FeedbackFailed,
-    PatientNoShow,
-    PatientSeen,
-    ReferralAccepted,
-    ReferralCancelled,
-    ReferralDeclined,
-    ReferralReceived,
-    ReportDueSoon,
-    ReportLate,
-    ReportOverdue,
-    ReportSent,
-    ReturnVisitScheduled,
-    ThankYouSent,
-)
+from contracts.events import PUBLISHED_BY, Publisher, type_name
 
 INTAKE, STORE_WRITER, FEEDBACK, ADMIN = "intake", "store-writer", "feedback", "admin"
 SERVICES = (INTAKE, STORE_WRITER, FEEDBACK)
 ROLES = (*SERVICES, ADMIN)
-INTAKE_FACTS = (
-    ReferralReceived, ReferralAccepted, ReferralDeclined, ReferralCancelled, AppointmentScheduled,
-    AppointmentCancelled, PatientNoShow, PatientSeen, ReturnVisitScheduled,
-)  # fmt: skip
+ROLE_OF: dict[Publisher, str] = {
+    Publisher.INTAKE: INTAKE,
+    Publisher.FEEDBACK: FEEDBACK,
+    Publisher.FORGET_PATIENT: ADMIN,  # the operator's command, with the admin nkey
+}
+"""The NATS user each publisher of `contracts.events.PUBLISHED_BY` connects as."""
+
+
+def facts_of(role: str) -> tuple[type[Fact], ...]:
+    """The fact classes `role` publishes, as the contracts' one list says, in its order."""
+    return tuple(c for c, publisher in PUBLISHED_BY.items() if ROLE_OF[publisher] == role)
+
+
+INTAKE_FACTS = facts_of(INTAKE)
 """What staff say through intake: never that a report or a note went out."""
-FEEDBACK_FACTS = (
-    AcknowledgementSent, ReportSent, ThankYouSent, ReportDueSoon, ReportOverdue, ReportLate, FeedbackFailed,
-)  # fmt: skip
+FEEDBACK_FACTS = facts_of(FEEDBACK)
 """What feedback announces about the letters it sent (or could not) and the deadlines it watches."""
 JS_API = "$JS.API"
 NEVER = tuple(
@@ -89,7 +80,7 @@ def _consumer_api() -> list[str]:
 
 
 def _facts(classes: tuple[type[Fact], ...]) -> list[str]:
-    return [bus.subject_for(c.model_fields["type"].default) for c in classes]
+    return [bus.subject_for(type_name(c)) for c in classes]
 
 
 def publish_allowed(role: str) -> list[str]:

@@ -6,6 +6,10 @@ lifecycle status and the ids of the facts already recorded (so a repeat changes 
 The lifecycle's rules (statuses, which fact may follow which) are
 `referral_loop/domain/lifecycle.py`'s; this class and its events stay in this module because the
 store keeps each event's topic (`referral_loop.store.referral:Referral.<Fact>`).
+
+The event classes are written out, one per fact type of `contracts.events.PUBLISHED_BY` (the one
+list), so that each stored topic names a class a reader can see; tests/store/test_stored_topics.py
+fails if they and the list part ways.
 """
 
 from __future__ import annotations
