@@ -8,7 +8,10 @@ Two kinds of bound:
   validated with `STORED_CONTEXT` and checked against the absolute bounds alone, so what was
   valid when it was recorded replays the same years later.
 
-The present comes from the validation context's `now` (tests inject it), else the clock.
+The absolute bounds of times and days are constraints (`IN_RANGE`, `DAYS_IN_RANGE`), checked by
+pydantic-core without a call into Python: every stored fact pays them. The relative ones are
+validators that return at once for a recorded fact. The present comes from the validation
+context's `now` (tests inject it), else the clock.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
+from annotated_types import Ge, Lt
 from pydantic import ValidationInfo
 
 from contracts.forgetting import validating_stored
@@ -31,6 +35,10 @@ CLOCK_SKEW: Final = timedelta(minutes=5)
 SCHEDULE_YEARS: Final = 5
 """Appointments, return visits and requested-by dates lie within this many years of now."""
 MAX_AGE_YEARS: Final = 130
+IN_RANGE: Final = (Ge(EARLIEST_EVENT), Lt(LATEST))
+"""Every time a fact carries: from 1990 to the end of 2199."""
+DAYS_IN_RANGE: Final = (Ge(EARLIEST_EVENT.date()), Lt(LATEST.date()))
+"""Every day a fact carries but a birth date: from 1990 to the end of 2199."""
 EARLIEST_ZONE: Final = timedelta(hours=14)
 """The earliest time zone (UTC+14) is this far ahead: a birth date of 'today' there is valid."""
 
@@ -51,34 +59,21 @@ def years_from(day: date, years: int) -> date:
 
 
 def check_event_time(value: datetime, info: ValidationInfo) -> datetime:
-    """When something already happened (received, occurred): from 1990, never in the future."""
-    if value < EARLIEST_EVENT:
-        raise ValueError(f"must be on or after {EARLIEST_EVENT.date().isoformat()}")
-    if value >= LATEST:
-        raise ValueError("is in the future")
+    """When something already happened (received, occurred): never in the future (at the edge)."""
     now = now_at_edge(info)
     if now is not None and value > now + CLOCK_SKEW:
         raise ValueError("cannot be in the future")
     return value
 
 
-def check_recorded_time(value: datetime) -> datetime:
-    """A time the system itself set (recorded, due): the absolute range only."""
-    if not EARLIEST_EVENT <= value < LATEST:
-        raise ValueError(f"must lie between {EARLIEST_EVENT.year} and {LATEST.year}")
-    return value
-
-
 def check_schedule_time(value: datetime, info: ValidationInfo) -> datetime:
-    """An appointment's time: within SCHEDULE_YEARS years of now."""
-    check_schedule_date(check_recorded_time(value).date(), info)
+    """An appointment's time: within SCHEDULE_YEARS years of now (at the edge)."""
+    check_schedule_date(value.date(), info)
     return value
 
 
 def check_schedule_date(value: date, info: ValidationInfo) -> date:
-    """A visit's or a deadline's day: within SCHEDULE_YEARS years of now (1990-2199 when stored)."""
-    if not EARLIEST_EVENT.date() <= value < LATEST.date():
-        raise ValueError(f"must lie between {EARLIEST_EVENT.year} and {LATEST.year}")
+    """A visit's or a requested-by day: within SCHEDULE_YEARS years of now (at the edge)."""
     now = now_at_edge(info)
     if now is not None:
         today = now.date()

@@ -19,9 +19,10 @@ from pydantic.networks import validate_email
 
 from contracts import icd10_cm
 from contracts.bounds import (
+    DAYS_IN_RANGE,
+    IN_RANGE,
     check_birth_day,
     check_event_time,
-    check_recorded_time,
     check_schedule_date,
     check_schedule_time,
 )
@@ -100,14 +101,14 @@ NPI = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(ch
 ICD10Code = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_icd10_cm)]
 Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(check_phone)]
 BirthDate = Annotated[date, AfterValidator(check_birth_date)]
-EventTime = Annotated[AwareDatetime, AfterValidator(check_event_time)]
+EventTime = Annotated[AwareDatetime, *IN_RANGE, AfterValidator(check_event_time)]
 """When something happened: from 1990, not in the future (beyond a few minutes' clock skew)."""
-RecordedTime = Annotated[AwareDatetime, AfterValidator(check_recorded_time)]
-"""A time the system set (recorded, due): between 1990 and 2200."""
-ScheduledTime = Annotated[AwareDatetime, AfterValidator(check_schedule_time)]
-"""An appointment: within a few years of now."""
-ScheduledDate = Annotated[date, AfterValidator(check_schedule_date)]
-"""A visit's or a requested-by day: within a few years of now."""
+RecordedTime = Annotated[AwareDatetime, *IN_RANGE]
+"""A time the system set (recorded, due): from 1990 to the end of 2199."""
+ScheduledTime = Annotated[AwareDatetime, *IN_RANGE, AfterValidator(check_schedule_time)]
+"""An appointment: within a few years of now (at the edge), between 1990 and 2200 always."""
+ScheduledDate = Annotated[date, *DAYS_IN_RANGE, AfterValidator(check_schedule_date)]
+"""A visit's or a requested-by day: within a few years of now (at the edge), 1990-2199 always."""
 Email = Annotated[
     str,
     StringConstraints(max_length=EMAIL_MAX),

