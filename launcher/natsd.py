@@ -175,12 +175,6 @@ class NatsServer:
         if self._process is not None:
             stop_process(self._process, signal.SIGKILL, timeout=10.0)
 
-    def restart(self, timeout: float = 10.0) -> None:
-        """Stop if still running, start again on the same ports and store, wait until ready."""
-        self.stop()
-        self.start()
-        self.wait_ready(timeout)
-
     def log_tail(self, lines: int = 40) -> str:
         if self.log_path is None or not self.log_path.exists():
             return "(no log)"

@@ -1,4 +1,4 @@
-"""The ops endpoints on a FastAPI app (intake, projections), and uvicorn stopping gracefully.
+"""An ops handler as a FastAPI endpoint (intake, projections), and uvicorn stopping gracefully.
 
 uvicorn, on SIGTERM or SIGINT, stops accepting connections, lets in-flight requests finish and
 runs the app's shutdown; then it raises the signal again, so the process would die by it. Here
@@ -13,16 +13,9 @@ import signal
 from collections.abc import Callable, Iterator
 
 import uvicorn
-from fastapi import FastAPI
 from fastapi.responses import Response as HttpResponse
 
-from referral_loop.ops.endpoints import Handler, Ops
-
-
-def add_ops_routes(app: FastAPI, ops: Ops) -> None:
-    """GET /healthz, /readyz and /metrics, outside the OpenAPI document and without sign-in."""
-    for path, handler in ops.routes().items():
-        app.add_api_route(path, endpoint(handler), methods=["GET"], include_in_schema=False)
+from referral_loop.ops.endpoints import Handler
 
 
 def endpoint(handler: Handler) -> Callable[[], object]:

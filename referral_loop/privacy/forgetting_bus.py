@@ -31,7 +31,6 @@ PUBLISH_TIMEOUT_S = 10.0
 class BusErasure:
     """What happened on NATS."""
 
-    published: int = 0
     settled_up_to: int = 0
     erased: dict[str, int] = field(default_factory=dict)
     scanned: int = 0
@@ -49,7 +48,6 @@ async def publish(nc: Client, facts: Sequence[PatientForgotten], outcome: BusEra
     """Publish the facts; the stream sequence of the last, or None if any was not acknowledged."""
     acks = await FactPublisher(nc, timeout_s=PUBLISH_TIMEOUT_S).publish_many(facts)
     done = [ack for ack in acks if not isinstance(ack, BusUnavailable)]
-    outcome.published = len(done)
     if len(done) < len(facts):
         outcome.problems.append(f"{len(facts) - len(done)} PatientForgotten facts not acknowledged by NATS")
         return None

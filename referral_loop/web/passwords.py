@@ -46,9 +46,3 @@ def _verify_pbkdf2(password: str, stored: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(candidate.hex(), digest)
-
-
-def legacy_pbkdf2(password: str, salt: bytes, iterations: int = 200_000) -> str:
-    """A hash as versions before argon2 wrote it (for tests of the migration)."""
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return f"pbkdf2${iterations}${salt.hex()}${digest.hex()}"

@@ -1,5 +1,6 @@
-"""Building the email for a letter: one MIME message, built once, with no PHI in any header.
-(The sender writes the same bytes directly with `wire.py`; this is the reference it is held to.)
+"""The email for a letter's rules: no PHI in any header, and the addresses checked. (The sender
+writes the message's bytes directly with `wire.py`; tests/support/mail.py builds the same message
+with the email package, the reference it is held to.)
 
 From is the practice, To is the referring clinic's report address alone (no display name), the
 Subject is the renderer's (cleaned of control characters and encoded words), the Message-ID is
@@ -10,16 +11,12 @@ classes live here too: building refuses a bad address before anything is sent.
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import getaddresses, parseaddr
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
-
-from services.feedback.letters import Letter, Practice, Rendered
 
 POLICY = SMTP_POLICY.clone(cte_type="7bit")
 """CRLF line ends, and 7-bit output (quoted-printable bodies), whatever the server's extensions."""
@@ -87,23 +84,6 @@ def _ascii_label(label: str) -> bool:
 def message_id(key: str, referral_id: UUID, sender: str) -> str:
     """Deterministic per (referral, letter): a resend carries the same Message-ID."""
     return f"<{key}.{referral_id}@{sender.rpartition('@')[2]}>"
-
-
-def build_message(rendered: Rendered, letter: Letter, practice: Practice) -> EmailMessage:
-    """The email for `letter` to letter.to only. Raises BadAddress before building anything."""
-    to, sender = recipient_address(letter.to), practice_address(practice.email)
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = Address(display_name=clean_header_text(practice.name), addr_spec=sender)
-    msg["To"] = to
-    msg["Reply-To"] = sender
-    msg["Subject"] = clean_header_text(rendered.subject)
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = message_id(letter.message_key, letter.referral_id, sender)
-    msg["X-Referral-Reference"] = clean_header_text(letter.reference)
-    msg.set_content(rendered.text)
-    if rendered.html is not None:
-        msg.add_alternative(rendered.html, subtype="html")
-    return msg
 
 
 def envelope(msg: EmailMessage) -> tuple[str, str]:

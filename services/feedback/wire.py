@@ -1,8 +1,8 @@
 """A letter's email as the bytes SMTP sends, written directly.
 
-The bytes are those of `build_message(...).as_bytes()` (the same headers in the same order, the
-same parts, transfer encodings and folding; only the MIME boundary and Date differ), made at a
-fraction of the cost of building and flattening an EmailMessage, which parses every header it
+The bytes are those of the email package's message (`tests/support/mail.build_message`: the
+same headers in the same order, the same parts, transfer encodings and folding; only the MIME
+boundary and Date differ), made at a fraction of the cost of building and flattening an EmailMessage, which parses every header it
 is given and refolds each one again. Plain headers are written as they are; any other (non-ASCII,
 long, needing quotes) is folded by the same email policy. `tests/feedback/test_wire.py` holds the
 two to the same bytes.

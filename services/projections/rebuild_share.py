@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from uuid import UUID
 
 from referral_loop.store.decoding import stored_topics
 from referral_loop.store.follower import Entry, entries
@@ -25,9 +24,6 @@ from referral_loop.store.shares import select_share
 class Share:
     index: int
     count: int
-
-    def owns(self, referral_id: UUID) -> bool:
-        return referral_id.bytes[-1] % self.count == self.index
 
 
 class ShareReader:

@@ -55,7 +55,6 @@ ADDED_COLUMNS = ("report_late",)
 """Columns added to `referral_view` since it was first released: `create` adds those a table made
 by an older version lacks, at the end, where REFERRAL_COLUMNS lists them (so `SELECT *` copies
 between tables line up); their value is NULL in the rows already there."""
-DIMENSIONS = ["total", "clinic", "provider", "specialty", "reason", "payer", "priority"]
 
 
 def tables(suffix: str = "") -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.e2e.conftest import Stack, until_ok
 from tests.support import referrals as make
+from tests.support.servers import restart_nats
 
 
 async def test_a_posted_referral_shows_with_its_timeline(stack: Stack) -> None:
@@ -62,7 +63,7 @@ async def test_with_nats_down_intake_answers_503_and_nothing_is_recorded(stack: 
     )
     assert refused.status_code == 503
     assert "nothing was accepted" in refused.json()["detail"]
-    stack.nats.restart()
+    restart_nats(stack.nats)
     deadline = time.monotonic() + 20
     while (
         again := await stack.client.post(

@@ -27,8 +27,8 @@ from services.feedback.message import (
     PermanentFailure,
     TlsUnavailable,
     TransientFailure,
-    build_message,
 )
+from tests.support.mail import build_message
 from tests.support.referrals import referral_body
 
 PRACTICE = Practice(

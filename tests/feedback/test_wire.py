@@ -10,9 +10,10 @@ import re
 import pytest
 
 from services.feedback.letters import Kind, Practice, Rendered
-from services.feedback.message import BadAddress, build_message, envelope
+from services.feedback.message import BadAddress, envelope
 from services.feedback.wire import encode_text, outgoing
 from tests.feedback.test_mailer import PRACTICE, make_letter
+from tests.support.mail import build_message
 
 TEXTS = [
     "The report.\n",

@@ -10,6 +10,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from launcher.natsd import NatsServer, NatsServerError
+from tests.support.servers import restart_nats
 
 STREAM = StreamConfig(name="T", subjects=["t.>"])
 
@@ -48,7 +49,7 @@ async def test_acknowledged_message_survives_a_crash(nats_server: NatsServer) ->
     port, old_pid = nats_server.port, nats_server.pid
     nats_server.kill()
     assert not nats_server.running
-    nats_server.restart()
+    restart_nats(nats_server)
     assert (nats_server.port, nats_server.running) == (port, True)
     assert nats_server.pid != old_pid
     assert await stored_messages(nats_server) == 1
@@ -110,7 +111,7 @@ async def test_a_restarted_server_keeps_its_users(tmp_path) -> None:
     server, secrets = start_secured_nats(tmp_path)
     try:
         server.kill()
-        server.restart()
+        restart_nats(server)
         with pytest.raises(nats.errors.Error, match="Authorization Violation"):
             await nats.connect(server.url, allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet)
         nc = await connect(Settings(nats_url=server.url, nats_secrets_dir=secrets), "intake")

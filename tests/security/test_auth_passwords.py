@@ -5,6 +5,7 @@ user is refused; a repeated API call with the same credentials does not run argo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referral_loop.web.passwords import legacy_pbkdf2
 from referral_loop.web.users import Role, UserDirectory
 from referral_loop.web.users_file import read_users, update_users_file
 from tests.security.web_apps import Apps, both_apps, settings_in
 from tests.support.signin import sign_in
+
+
+def legacy_pbkdf2(password: str, salt: bytes, iterations: int = 200_000) -> str:
+    """A hash as versions before argon2 wrote it (for tests of the migration)."""
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return f"pbkdf2${iterations}${salt.hex()}${digest.hex()}"
 
 
 @pytest.fixture

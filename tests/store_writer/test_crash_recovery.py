@@ -14,7 +14,7 @@ from referral_loop.store.config import open_ledger
 from tests.support import referrals as make
 from tests.support.bus import declare_all, publish
 from tests.support.processes import ProcessRegistry, wait_until
-from tests.support.servers import NatsServer
+from tests.support.servers import NatsServer, restart_nats
 from tests.support.store import recorded_event_ids
 
 IN_FLIGHT = 2000
@@ -76,7 +76,7 @@ async def test_a_nats_server_crash_mid_stream_loses_no_acknowledged_fact(
     for i in range(600):
         if i == 300:
             nats_server.kill()
-            nats_server.restart()
+            restart_nats(nats_server)
         fact = make.received()
         try:
             await publish(nc.jetstream(), fact)

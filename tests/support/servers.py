@@ -23,6 +23,7 @@ __all__ = [
     "PostgresParams",
     "free_port",
     "fresh_postgres_database",
+    "restart_nats",
     "start_nats",
     "start_secured_nats",
 ]
@@ -44,6 +45,13 @@ def start_nats(directory: Path, name: str = "nats", **options: Any) -> NatsServe
         server.stop()
         raise
     return server
+
+
+def restart_nats(server: NatsServer, timeout: float = 10.0) -> None:
+    """Stop `server` if still running, start it again on the same ports and store, wait until ready."""
+    server.stop()
+    server.start()
+    server.wait_ready(timeout)
 
 
 def start_secured_nats(directory: Path, name: str = "secured", **options: Any) -> tuple[NatsServer, Path]:
