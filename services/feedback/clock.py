@@ -1,8 +1,9 @@
-"""Time, injectable: the service asks a clock, and tests move a fake one instead of sleeping."""
+"""Time, injectable: the service asks a clock, and tests move a fake one instead of sleeping
+(`tests/support/clock.FakeClock`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -13,16 +14,3 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class FakeClock:
-    """A clock that stands still until told to move (forwards or, for clock-jump tests, back)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, by: timedelta) -> None:
-        self.current += by

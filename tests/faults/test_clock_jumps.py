@@ -16,9 +16,9 @@ from uuid import UUID
 
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
-from services.feedback.clock import FakeClock
 from tests.feedback.harness import Loop, feedback_settings, running_loop
 from tests.support import referrals as make
+from tests.support.clock import FakeClock
 from tests.support.faults import return_visit
 from tests.support.servers import NatsServer
 

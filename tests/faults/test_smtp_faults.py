@@ -19,9 +19,9 @@ from uuid import UUID
 
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
-from services.feedback.clock import FakeClock
 from tests.feedback.harness import Loop, running_loop
 from tests.support import referrals as make
+from tests.support.clock import FakeClock
 from tests.support.flaky_smtp import FlakySink
 from tests.support.servers import NatsServer
 

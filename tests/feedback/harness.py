@@ -21,12 +21,12 @@ from referral_loop.settings import Settings
 from referral_loop.store.config import open_ledger
 from referral_loop.store.ledger import ReferralLedger
 from services.feedback.bootstrap import parts
-from services.feedback.clock import FakeClock
 from services.feedback.parts import Parts
 from services.feedback.service import FeedbackService
 from services.store_writer.writer import StoreWriter
 from tests.support import referrals as make
 from tests.support.bus import declare_all, publish
+from tests.support.clock import FakeClock
 
 
 @dataclass

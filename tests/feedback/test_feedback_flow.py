@@ -12,9 +12,9 @@ import pytest
 from contracts.events import ReturnVisit, ReturnVisitScheduled
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
-from services.feedback.clock import FakeClock
 from tests.feedback.harness import Loop, feedback_settings, running_loop
 from tests.support import referrals as make
+from tests.support.clock import FakeClock
 from tests.support.servers import NatsServer
 
 

@@ -25,7 +25,6 @@ from referral_loop.store.follower import read_page
 from referral_loop.store.ledger import Outcome, Positioned, ReferralLedger
 from services.feedback.bootstrap import open_feedback_ledger
 from services.feedback.case import FeedbackCase
-from services.feedback.clock import FakeClock
 from services.feedback.ledger import FeedbackLedger
 from services.feedback.sealing import open_phi
 from tests.feedback.canary import (
@@ -37,6 +36,7 @@ from tests.feedback.canary import (
 )
 from tests.feedback.harness import Loop, feedback_settings, running_loop
 from tests.support import referrals as make
+from tests.support.clock import FakeClock
 from tests.support.servers import NatsServer
 
 

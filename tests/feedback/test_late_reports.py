@@ -17,9 +17,9 @@ import pytest
 from contracts import Fact
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
-from services.feedback.clock import FakeClock
 from tests.feedback.harness import Loop, feedback_settings, running_loop
 from tests.support import referrals as make
+from tests.support.clock import FakeClock
 from tests.support.servers import NatsServer
 
 DEADLINES = ("ReportDueSoon", "ReportOverdue")

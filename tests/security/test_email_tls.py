@@ -20,12 +20,12 @@ from pydantic import ValidationError
 
 from launcher.mailsink import MailSink
 from referral_loop.settings import Settings
-from services.feedback.clock import FakeClock
 from services.feedback.mailer import InsecureTransport, SmtpMailer
 from services.feedback.message import TlsUnavailable
 from tests.feedback.harness import feedback_settings, running_loop
 from tests.feedback.test_mailer import make_letter, message
 from tests.support import referrals as make
+from tests.support.clock import FakeClock
 from tests.support.servers import NatsServer
 
 CANARY = "Zebulon Quixotefield"
