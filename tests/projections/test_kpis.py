@@ -6,42 +6,18 @@ KPIs do not use: their days are 24-hour spans and their "return visit's day" sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from referral_loop.domain.deadlines import deadline_policy
-from referral_loop.settings import Settings
-from services.projections.db import Database
 from services.projections.models import VolumeFilter
-from services.projections.projector import Projector
 from services.projections.queries.kpis import cms50, kpis, scorecards
 from tests.projections import seed
+from tests.projections.conftest import Project
 from tests.projections.seed import DAY, Office, SeededHistory, at
 
 MICRO = timedelta(microseconds=1)
 HOUR = timedelta(hours=1)
-
-Project = Callable[[SeededHistory], Database]
-
-
-@pytest.fixture
-def project(store_settings: Settings) -> Iterator[Project]:
-    """project(history) -> the read models fed with it (practice time zone injected)."""
-    settings = store_settings.model_copy(update={"practice_timezone": "America/Chicago"})
-    opened: list[Database] = []
-
-    def make(history: SeededHistory) -> Database:
-        opened.append(Database(settings))
-        Projector(opened[-1], deadline_policy(settings)).process(history.pages())
-        return opened[-1]
-
-    yield make
-    for db in opened:
-        db.close()
 
 
 def office(key: str, name: str | None = None) -> Office:

@@ -8,45 +8,22 @@ visit known is due two business days after the visit, at the same time of day th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
 
-from referral_loop.domain.deadlines import deadline_policy
-from referral_loop.settings import Settings
-from services.projections.db import Database
 from services.projections.models import Dimension, Trend
-from services.projections.projector import Projector
 from services.projections.queries.trends import trends
 from tests.projections import seed
+from tests.projections.conftest import Project
 from tests.projections.seed import DAY, Office, SeededHistory, at
 
 MONTH = "2026-10"
 LATER = at("2026-12-01")
 """An as-of long after October: the cutoff is then October's last instant."""
-PRACTICE_ZONE = "America/Chicago"
 MICRO = timedelta(microseconds=1)
-
-Project = Callable[[SeededHistory], Database]
-
-
-@pytest.fixture
-def project(store_settings: Settings) -> Iterator[Project]:
-    """project(history) -> the read models fed with it (practice time zone injected)."""
-    settings = store_settings.model_copy(update={"practice_timezone": PRACTICE_ZONE})
-    opened: list[Database] = []
-
-    def make(history: SeededHistory) -> Database:
-        opened.append(Database(settings))
-        Projector(opened[-1], deadline_policy(settings)).process(history.pages())
-        return opened[-1]
-
-    yield make
-    for db in opened:
-        db.close()
 
 
 def office(key: str, name: str | None = None, provider: dict[str, str] | None = None) -> Office:
