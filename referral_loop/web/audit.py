@@ -21,14 +21,13 @@ what the triggers cannot stop (their owner dropping them) still shows.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from referral_loop.one_connection import OneConnection
 from referral_loop.settings import Settings
 from referral_loop.web.audit_anonymous import Unauthenticated, unauthenticated
 from referral_loop.web.audit_batching import GroupCommit, one_transaction
@@ -95,13 +94,12 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class AuditLog:
+class AuditLog(OneConnection):
     """The audit table: one connection, opened on first use, shared by threads under a lock."""
 
     def __init__(self, settings: Settings, service: str) -> None:
+        super().__init__()
         self.settings, self.service = settings, service
-        self._connection: Any = None
-        self._lock = threading.Lock()
         self._group = GroupCommit[AuditEvent](self._write)
         self._key = chain_key(settings)
         self.unauthenticated = Unauthenticated()
@@ -152,16 +150,6 @@ class AuditLog:
             cursor = connection.execute(self._sql(sql), params)
             return list(cursor.fetchall()) if cursor.description else []
 
-    @contextmanager
-    def _connected(self) -> Iterator[Any]:
-        """The connection, under the lock; closed on any failure: the next use starts afresh."""
-        with self._lock:
-            try:
-                yield self._connection or self._open()
-            except BaseException:
-                self._close()
-                raise
-
     def _sql(self, statement: str) -> str:
         return statement if self.settings.store == "sqlite" else statement.replace("?", "%s")
 
@@ -175,16 +163,8 @@ class AuditLog:
             elif not connection.execute("SELECT has_table_privilege('audit_log', 'INSERT')").fetchone()[0]:
                 raise PermissionError("no INSERT on audit_log")
 
-    def _open(self) -> Any:
-        self._connection = (
-            open_sqlite(self.settings) if self.settings.store == "sqlite" else open_postgres(self.settings)
-        )
-        return self._connection
-
-    def _close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+    def _connect(self) -> Any:
+        return open_sqlite(self.settings) if self.settings.store == "sqlite" else open_postgres(self.settings)
 
     def close(self) -> None:
         """Closes the connection, after writing the summaries of refusals counted (if it can)."""
@@ -192,8 +172,7 @@ class AuditLog:
             if summaries := self.unauthenticated.drain():
                 self.record_many(summaries)
         finally:
-            with self._lock:
-                self._close()
+            super().close()
 
 
 def _stamped(event: AuditEvent, service: str) -> AuditEvent:

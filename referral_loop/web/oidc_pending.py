@@ -5,12 +5,11 @@ taken once: a replayed callback finds nothing."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from referral_loop.web.staff_tables import StaffTables
+from referral_loop.web.staff_tables import StaffTables, token_hash
 
 PENDING_S = 600.0
 MAX_PENDING = 10_000
@@ -27,16 +26,12 @@ class Pending:
     next: str
 
 
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
-
-
 class PendingSignins:
     def __init__(self, tables: StaffTables, clock: Callable[[], float] = time.time) -> None:
         self.tables, self.clock = tables, clock
 
     async def add(self, state: str, pending: Pending) -> None:
-        await asyncio.to_thread(self._add, state_hash(state), pending, self.clock())
+        await asyncio.to_thread(self._add, token_hash(state), pending, self.clock())
 
     def _add(self, hashed: str, pending: Pending, now: float) -> None:
         with self.tables.transaction(lock="oidc") as run:
@@ -51,7 +46,7 @@ class PendingSignins:
 
     async def take(self, state: str) -> Pending | None:
         """The sign-in started with `state`, removed; None if unknown, already taken or expired."""
-        return await asyncio.to_thread(self._take, state_hash(state), self.clock())
+        return await asyncio.to_thread(self._take, token_hash(state), self.clock())
 
     def _take(self, hashed: str, now: float) -> Pending | None:
         rows = self.tables.run(

@@ -8,7 +8,6 @@ password or role (its `stamp` no longer the user's). Each session has its own CS
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import secrets
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
-from referral_loop.web.staff_tables import StaffTables
+from referral_loop.web.staff_tables import StaffTables, token_hash
 from referral_loop.web.users import Role, User
 
 MAX_AGE_S = 12 * 3600.0
@@ -37,10 +36,6 @@ class Session:
     stamp: str
 
 
-def id_hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 class SessionStore:
     """The sessions of one app (`app`: intake's and the ops app's are apart, as their cookies are).
     `stamp_of(name)` is the user's current stamp, None once they are gone (UserDirectory.stamp_of)."""
@@ -58,7 +53,7 @@ class SessionStore:
     async def start(self, user: User, stamp: str) -> str:
         """A new session for `user`, signed in with `stamp`; its id (the cookie's value)."""
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        await asyncio.to_thread(self._start, id_hash(session_id), user, stamp, csrf, self.clock())
+        await asyncio.to_thread(self._start, token_hash(session_id), user, stamp, csrf, self.clock())
         return session_id
 
     def _start(self, hashed: str, user: User, stamp: str, csrf: str, now: float) -> None:
@@ -77,7 +72,7 @@ class SessionStore:
         (and ended) once it has expired or its user was removed or changed."""
         if not session_id:
             return None
-        session = await asyncio.to_thread(self._find, id_hash(session_id), self.clock())
+        session = await asyncio.to_thread(self._find, token_hash(session_id), self.clock())
         if session is None or session.stamp == OIDC_STAMP:
             return session
         current = self.stamp_of(session.user.name)  # one stat of the users file, re-read if changed
@@ -113,7 +108,7 @@ class SessionStore:
     async def end(self, session_id: str | None) -> None:
         if session_id:
             await asyncio.to_thread(
-                self.tables.run, "DELETE FROM staff_sessions WHERE id_hash = ?", id_hash(session_id)
+                self.tables.run, "DELETE FROM staff_sessions WHERE id_hash = ?", token_hash(session_id)
             )
 
 

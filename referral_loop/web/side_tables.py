@@ -4,20 +4,20 @@ SQLite file (WAL: the processes of one machine share it) or the store's PostgreS
 Idempotency-Keys (services/intake/key_claims.py) are kept so; each brings its schema and SQL,
 this module the connection and transactions they share.
 
-One connection, opened on first use (after a fork: each worker its own), shared by threads under
-a lock, and closed on any failure, so the next use starts afresh. The tables are created as it
+One connection (referral_loop/one_connection.py: opened on first use, shared by threads under a
+lock, closed on any failure, so the next use starts afresh). The tables are created as it
 opens, under a PostgreSQL advisory lock, so processes creating them at once take turns. SQL is
 written with `?` placeholders, turned into `%s` on PostgreSQL."""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from referral_loop.one_connection import OneConnection
 from referral_loop.settings import Settings
 from referral_loop.sqlite_setup import patiently
 from referral_loop.store.config import connect_postgres
@@ -27,7 +27,7 @@ Run = Callable[..., list[tuple[Any, ...]]]
 """run(sql, *params): the rows of one statement (`?` placeholders on either database)."""
 
 
-class SideTables:
+class SideTables(OneConnection):
     """The connection to one set of side tables: `schema` (CREATE ... IF NOT EXISTS statements)
     in `sqlite_file` or the store's PostgreSQL database; `tables_lock` is their advisory lock key.
     `synchronous` is SQLite's: FULL when a commit must survive a power cut, NORMAL when losing
@@ -45,8 +45,7 @@ class SideTables:
         self.settings, self.sqlite_file, self.schema = settings, sqlite_file, list(schema)
         self.tables_lock, self.synchronous = tables_lock, synchronous
         self.sqlite = settings.store == "sqlite"
-        self._connection: Any = None
-        self._lock = threading.Lock()
+        super().__init__()
 
     def run(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """One statement, autocommitted (blocking: call it off the event loop)."""
@@ -63,33 +62,12 @@ class SideTables:
                 connection.execute(f"SELECT pg_advisory_xact_lock({self.tables_lock}, hashtext(%s))", (lock,))
             yield lambda sql, *params: self._rows(connection, sql, params)
 
-    def close(self) -> None:
-        """Let the connection go (the next use opens another)."""
-        with self._lock:
-            self._close()
-
     def _rows(self, connection: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         cursor = connection.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
-    @contextmanager
-    def _connected(self) -> Iterator[Any]:
-        """The connection, under the lock; closed on any failure: the next use starts afresh."""
-        with self._lock:
-            try:
-                yield self._connection or self._open()
-            except BaseException:
-                self._close()
-                raise
-
-    def _open(self) -> Any:
-        self._connection = self._open_sqlite() if self.sqlite else self._open_postgres()
-        return self._connection
-
-    def _close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+    def _connect(self) -> Any:
+        return self._open_sqlite() if self.sqlite else self._open_postgres()
 
     def _open_sqlite(self) -> sqlite3.Connection:
         """The file in WAL mode, its tables created (patiently: other processes may be opening it)."""

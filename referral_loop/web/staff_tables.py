@@ -6,6 +6,8 @@ database of the store. Nothing here is PHI: user names, roles, client addresses,
 
 from __future__ import annotations
 
+import hashlib
+
 from referral_loop.settings import Settings
 from referral_loop.web.side_tables import SideTables
 
@@ -23,6 +25,12 @@ SCHEMA = [
 ]
 TABLES_LOCK = 7316002
 """PostgreSQL advisory lock key of these tables: processes creating them at once take turns."""
+
+
+def token_hash(token: str) -> str:
+    """How a session id or an OIDC state is kept: its SHA-256, so the tables never hold a bearer
+    secret (the tokens are 256 random bits: no salt or stretching needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class StaffTables(SideTables):
